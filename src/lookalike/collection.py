@@ -1,0 +1,432 @@
+"""A collection: a folder of images, its catalogue and its vectors. The core API.
+
+    >>> col = Collection.open("photos")
+    >>> report = col.index()                      # incremental, resumable
+    >>> for m in col.search("query.jpg", k=8):   # exact search, cosine by default
+    ...     print(m.rank, m.path, m.score)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.config import DB_DIRNAME, DEFAULT_ENCODER, DEFAULT_K, DEFAULT_METRIC, METRICS
+from lookalike.embedding import embed_files
+from lookalike.encoders import Encoder, create_encoder
+from lookalike.errors import (
+    CollectionBusyError,
+    CollectionNotFoundError,
+    EncoderMismatchError,
+    NoImagesError,
+    NotIndexedError,
+)
+from lookalike.imageio import FileEntry, read_image, walk_files
+from lookalike.index import VectorIndex, create_index
+from lookalike.results import (
+    CollectionInfo,
+    IndexReport,
+    Match,
+    Progress,
+    SearchResult,
+    Skipped,
+    VectorSetInfo,
+)
+from lookalike.store import Catalog, FileRecord, VectorSetRow, VectorStore
+
+ProgressCallback = Callable[[Progress], None]
+
+#: Vectors are written to disk at least this often (seconds) and per this many images,
+#: which bounds the work a killed run loses.
+FLUSH_SECONDS = 10.0
+FLUSH_IMAGES = 4096
+
+
+@dataclass
+class _Loaded:
+    """A vector set loaded for search, with the state it was loaded at."""
+
+    stamp: tuple[float, int]
+    index: VectorIndex
+    paths: dict[int, str]
+
+
+class Collection:
+    """A folder of images plus its embedded database (``DIR/.lookalike`` by default)."""
+
+    def __init__(self, root: Path, db: Path) -> None:
+        self.root = root
+        self.db = db
+        self._catalog: Catalog | None = None
+        self._encoders: dict[str, Encoder] = {}
+        self._loaded: dict[tuple[int, str], _Loaded] = {}
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, db: str | os.PathLike[str] | None = None) -> Collection:
+        """Open the collection rooted at ``root``; nothing is written until ``index``."""
+        r = Path(root).expanduser()
+        if not r.exists():
+            raise CollectionNotFoundError(f"folder not found: {r}")
+        if not r.is_dir():
+            raise CollectionNotFoundError(f"not a folder: {r}")
+        r = r.resolve()
+        return cls(r, Path(db).expanduser().resolve() if db else r / DB_DIRNAME)
+
+    @property
+    def is_indexed(self) -> bool:
+        """Whether a catalogue exists for this collection."""
+        return (self.db / "catalog.db").exists()
+
+    def _open_catalog(self, create: bool) -> Catalog:
+        if self._catalog is None:
+            if not create and not self.is_indexed:
+                raise NotIndexedError(
+                    f"{self.root} is not indexed yet; run: lookalike index {self.root}"
+                )
+            self._catalog = Catalog(self.db / "catalog.db")
+        return self._catalog
+
+    @property
+    def _vectors(self) -> VectorStore:
+        return VectorStore(self.db / "vectors")
+
+    def close(self) -> None:
+        """Release the catalogue, encoders and loaded indexes."""
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+        for enc in self._encoders.values():
+            enc.close()
+        self._encoders.clear()
+        self._loaded.clear()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- indexing -----------------------------------------------------------------------
+    def index(
+        self,
+        encoder: Encoder | None = None,
+        *,
+        model: str = DEFAULT_ENCODER,
+        pooling: str | None = None,
+        batch_size: int = 32,
+        workers: int | None = None,
+        progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IndexReport:
+        """Embed new and changed images, drop deleted ones, and report what happened.
+
+        Runs again cheaply: only what changed on disk is decoded. A run killed at any
+        moment resumes from the last vectors written (at most ``FLUSH_SECONDS`` lost).
+        """
+        t0 = time.perf_counter()
+        if encoder is None:
+            opts: dict[str, Any] = {"pooling": pooling} if pooling else {}
+            encoder = create_encoder(model, **opts)
+        with self._lock():
+            catalog = self._open_catalog(create=True)
+            entries = list(walk_files(self.root, exclude=(self.db,)))
+            if progress:
+                progress(Progress("scan", len(entries), len(entries)))
+            known = catalog.files()
+            vset = catalog.ensure_set(
+                key=encoder.key,
+                encoder=encoder.name,
+                version=encoder.version,
+                pooling=encoder.pooling,
+                image_size=encoder.preprocess.size,
+                dim=encoder.dim,
+                options=encoder.options,
+            )
+            embedded = catalog.embedded_file_ids(vset.id)
+            todo: list[FileEntry] = []
+            unreadable: list[FileRecord] = []
+            changed: list[int] = []
+            unchanged = 0
+            on_disk = set()
+            for e in entries:
+                on_disk.add(e.relpath)
+                row = known.get(e.relpath)
+                if e.error:
+                    unreadable.append(FileRecord(e.relpath, e.size, e.mtime_ns, error=e.error))
+                    continue
+                if row is not None and (row.size, row.mtime_ns) != (e.size, e.mtime_ns):
+                    changed.append(row.id)
+                    todo.append(e)
+                elif row is None or (row.status == "ok" and row.id not in embedded):
+                    todo.append(e)
+                else:
+                    unchanged += 1
+            deleted = [row.id for path, row in known.items() if path not in on_disk]
+            catalog.forget(deleted, changed)
+            if unreadable:
+                catalog.record(unreadable)
+            self._vectors.remove_orphans(vset.id, catalog.shards(vset.id))
+            if not entries:
+                raise NoImagesError(f"no files found in {self.root}")
+
+            indexed, newly_skipped, interrupted = self._embed(
+                catalog, vset, encoder, todo, batch_size, workers, progress, should_stop
+            )
+            newly_skipped += len(unreadable)
+            if progress:
+                progress(Progress("compact", 0, 1))
+            self._vectors.compact(catalog, vset.id, vset.dim)
+            if progress:
+                progress(Progress("compact", 1, 1))
+            skipped = [Skipped(p, r) for p, r in catalog.skipped()]
+            counts = catalog.counts()
+        self._loaded.clear()
+        if not counts.get("ok"):
+            raise NoImagesError(
+                f"no images could be read in {self.root} ({len(skipped)} files skipped)"
+            )
+        return IndexReport(
+            root=self.root,
+            vector_set=vset.key,
+            encoder=encoder.name,
+            pooling=encoder.pooling,
+            files_seen=len(entries),
+            indexed=indexed,
+            unchanged=unchanged,
+            removed=len(deleted),
+            skipped=skipped,
+            newly_skipped=newly_skipped,
+            seconds=time.perf_counter() - t0,
+            interrupted=interrupted,
+        )
+
+    def _embed(
+        self,
+        catalog: Catalog,
+        vset: VectorSetRow,
+        encoder: Encoder,
+        todo: list[FileEntry],
+        batch_size: int,
+        workers: int | None,
+        progress: ProgressCallback | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> tuple[int, int, bool]:
+        """Run the pipeline over ``todo``, writing shards as it goes."""
+        records: list[FileRecord] = []
+        vectors: list[NDArray[np.float32]] = []
+        pending_vectors = 0
+        indexed = skipped = done = 0
+        last_flush = time.monotonic()
+
+        def flush() -> None:
+            nonlocal records, vectors, pending_vectors, last_flush
+            if records:
+                shard = None
+                if pending_vectors:
+                    shard = self._vectors.write_shard(vset.id, np.concatenate(vectors))
+                catalog.record(records, set_id=vset.id, shard=shard)
+            records, vectors, pending_vectors = [], [], 0
+            last_flush = time.monotonic()
+
+        if progress:
+            progress(Progress("embed", 0, len(todo)))
+        stream = embed_files(
+            self.root, todo, encoder, batch_size=batch_size, workers=workers,
+            should_stop=should_stop,
+        )
+        interrupted = False
+        try:
+            for batch in stream:
+                records.extend(batch.records)
+                vectors.append(batch.vectors)
+                pending_vectors += len(batch.vectors)
+                indexed += len(batch.vectors)
+                skipped += len(batch.records) - len(batch.vectors)
+                done += len(batch.records)
+                if pending_vectors >= FLUSH_IMAGES or time.monotonic() - last_flush > FLUSH_SECONDS:
+                    flush()
+                if progress:
+                    progress(Progress("embed", done, len(todo)))
+            interrupted = done < len(todo)
+        except KeyboardInterrupt:
+            stream.close()
+            flush()  # keep every finished batch: the next run resumes after them
+            raise
+        flush()
+        return indexed, skipped, interrupted
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One writer at a time per collection (an advisory file lock)."""
+        self.db.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        with open(self.db / "lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CollectionBusyError(
+                    f"another lookalike process is indexing {self.root}"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- search -------------------------------------------------------------------------
+    def _pick_set(self, model: str | None, pooling: str | None) -> VectorSetRow:
+        sets = [s for s in self._open_catalog(create=False).vector_sets() if s.count]
+        if model:
+            sets = [s for s in sets if s.encoder == model]
+        if pooling:
+            sets = [s for s in sets if s.pooling == pooling]
+        if not sets:
+            what = " ".join(x for x in (model, pooling and f"pooling={pooling}") if x)
+            hint = f" --model {model}" if model else ""
+            hint += f" --pooling {pooling}" if pooling else ""
+            raise NotIndexedError(
+                f"{self.root} has no vectors{' for ' + what if what else ''}; "
+                f"run: lookalike index {self.root}{hint}"
+            )
+        return sets[0]
+
+    def encoder_for(self, vset: VectorSetRow) -> Encoder:
+        """The encoder that made a vector set, built once and kept."""
+        enc = self._encoders.get(vset.key)
+        if enc is None:
+            enc = create_encoder(vset.encoder, **vset.options)
+            if enc.key != vset.key:
+                raise EncoderMismatchError(
+                    f"vectors were made by {vset.key}, but the installed encoder is {enc.key}; "
+                    f"re-run: lookalike index {self.root} --model {vset.encoder}"
+                )
+            self._encoders[vset.key] = enc
+        return enc
+
+    def _index_for(self, vset: VectorSetRow, metric: str) -> _Loaded:
+        stamp = (vset.updated_at, vset.count)
+        cached = self._loaded.get((vset.id, metric))
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        catalog = self._open_catalog(create=False)
+        locations = catalog.locations(vset.id)
+        ids = np.fromiter((f for f, _, _ in locations), dtype=np.int64, count=len(locations))
+        vectors = self._vectors.load(vset.id, vset.dim, locations)
+        index = create_index("exact", vset.dim, metric)
+        index.add(ids, vectors)
+        paths = dict(zip(ids.tolist(), catalog.file_paths(ids.tolist()), strict=True))
+        loaded = _Loaded(stamp, index, paths)
+        self._loaded[(vset.id, metric)] = loaded
+        return loaded
+
+    def query_vector(
+        self, query: str | os.PathLike[str], vset: VectorSetRow
+    ) -> tuple[NDArray[np.float32], str | None]:
+        """The vector of a query image, and its catalogue path when it is in the collection.
+
+        A file of the collection that is unchanged since indexing reuses its stored vector.
+        """
+        qpath = Path(query).expanduser().resolve()
+        rel = None
+        with contextlib.suppress(ValueError):
+            rel = qpath.relative_to(self.root).as_posix()
+        if rel is not None:
+            vec = self._stored_vector(vset, rel, qpath)
+            if vec is not None:
+                return vec, rel
+        encoder = self.encoder_for(vset)
+        img = read_image(qpath, size=encoder.preprocess.size)
+        return encoder.encode(img.pixels[None])[0], rel
+
+    def _stored_vector(
+        self, vset: VectorSetRow, rel: str, qpath: Path
+    ) -> NDArray[np.float32] | None:
+        catalog = self._open_catalog(create=False)
+        row = catalog.file(rel)
+        if row is None or row.status != "ok":
+            return None
+        st = qpath.stat()
+        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+            return None
+        loc = catalog.location(vset.id, row.id)
+        if loc is None:
+            return None
+        return self._vectors.load(vset.id, vset.dim, [(row.id, *loc)])[0]
+
+    def search(
+        self,
+        query: str | os.PathLike[str] | NDArray[np.float32],
+        k: int = DEFAULT_K,
+        metric: str = DEFAULT_METRIC,
+        *,
+        model: str | None = None,
+        pooling: str | None = None,
+        include_self: bool = False,
+    ) -> SearchResult:
+        """The ``k`` images most similar to ``query`` (a path, in or outside the collection,
+        or a vector of the set's encoder). A query that is itself a file of the collection is
+        left out of its own results unless ``include_self``."""
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        t0 = time.perf_counter()
+        vset = self._pick_set(model, pooling)
+        loaded = self._index_for(vset, metric)
+        if isinstance(query, np.ndarray):
+            qvec, self_rel, label = np.asarray(query, dtype=np.float32), None, "<vector>"
+        else:
+            qvec, self_rel = self.query_vector(query, vset)
+            label = str(query)
+        extra = 1 if (self_rel is not None and not include_self) else 0
+        hits = loaded.index.search(qvec.reshape(1, -1), k + extra)
+        matches: list[Match] = []
+        for score, fid in zip(hits.scores[0].tolist(), hits.ids[0].tolist(), strict=True):
+            if fid < 0:
+                continue
+            path = loaded.paths[fid]
+            if extra and path == self_rel:
+                continue
+            matches.append(Match(len(matches) + 1, self.root / path, float(score), metric))
+            if len(matches) == k:
+                break
+        return SearchResult(
+            query=label,
+            matches=matches,
+            metric=metric,
+            vector_set=vset.key,
+            encoder=vset.encoder,
+            pooling=vset.pooling,
+            searched=len(loaded.index),
+            seconds=time.perf_counter() - t0,
+        )
+
+    # -- info ---------------------------------------------------------------------------
+    def info(self) -> CollectionInfo:
+        """What is indexed, with which encoders, and which files were skipped and why."""
+        catalog = self._open_catalog(create=False)
+        counts = catalog.counts()
+        sets = [
+            VectorSetInfo(s.key, s.encoder, s.pooling, s.image_size, s.dim, s.count, s.updated_at)
+            for s in catalog.vector_sets()
+        ]
+        return CollectionInfo(
+            root=self.root,
+            db=self.db,
+            files=sum(counts.values()),
+            ok=counts.get("ok", 0),
+            skipped=[Skipped(p, r) for p, r in catalog.skipped()],
+            vector_sets=sets,
+        )

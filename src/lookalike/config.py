@@ -1,0 +1,28 @@
+"""Where lookalike keeps its files, and the defaults shared by the CLI and the API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Environment variable naming the cache folder (exported models and the sample collection).
+HOME_ENV = "LOOKALIKE_HOME"
+
+#: Folder inside an indexed collection that holds its catalogue and vectors.
+DB_DIRNAME = ".lookalike"
+
+DEFAULT_ENCODER = "efficientnet-lite0"
+DEFAULT_K = 8
+DEFAULT_METRIC = "cosine"
+METRICS = ("cosine", "euclidean")
+POOLINGS = ("avg", "max", "flatten")
+
+
+def cache_dir() -> Path:
+    """The user's cache folder: ``$LOOKALIKE_HOME``, else ``$XDG_CACHE_HOME/lookalike``."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "lookalike"

@@ -1,0 +1,38 @@
+"""Registers the built-in encoders, exactly as a plugin registers its own."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from lookalike.encoders.efficientnet import EfficientNetLiteEncoder
+from lookalike.encoders.handcrafted import AverageRGBEncoder, ColorHistogramEncoder
+from lookalike.encoders.registry import register_encoder
+
+
+def register() -> None:
+    """Entry point of the ``lookalike.encoders`` group for the built-ins."""
+    register_encoder(
+        "efficientnet-lite0",
+        partial(EfficientNetLiteEncoder, "lite0"),
+        description="EfficientNet-Lite0, ImageNet weights, 1280-d (224 px); the default",
+        default=True,
+        replace=True,
+    )
+    register_encoder(
+        "efficientnet-lite2",
+        partial(EfficientNetLiteEncoder, "lite2"),
+        description="EfficientNet-Lite2, ImageNet weights, 1280-d (260 px); slower, sharper",
+        replace=True,
+    )
+    register_encoder(
+        "color-histogram",
+        ColorHistogramEncoder,
+        description="joint RGB histogram, 8 levels per channel (512-d); no weights",
+        replace=True,
+    )
+    register_encoder(
+        "average-rgb",
+        AverageRGBEncoder,
+        description="mean colour (3-d); no weights",
+        replace=True,
+    )

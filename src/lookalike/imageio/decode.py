@@ -1,0 +1,142 @@
+"""Decode one file into an RGB uint8 array of a fixed size, or say precisely why not.
+
+Handles EXIF orientation, palette/grey/16-bit/CMYK/alpha modes (alpha is flattened on
+white), animated files (first frame), HEIC/HEIF (through pillow-heif) and decompression
+bombs. JPEGs are decoded at a reduced scale (draft mode) when the target is small, which
+is several times faster than a full decode followed by a resize.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lookalike.errors import ImageDecodeError
+
+try:  # HEIC/HEIF phone photos
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a dependency, but stay usable without it
+    pass
+
+#: Images with more pixels than this are refused (decompression-bomb guard): 16k x 12k.
+DEFAULT_MAX_PIXELS = 200_000_000
+#: Files larger than this are refused before they are read.
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Pixels ready for an encoder plus what the catalogue records about the file."""
+
+    pixels: NDArray[np.uint8]  # (H, W, 3)
+    width: int  # original size, before any resize
+    height: int
+    format: str
+    sha256: str
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is flattened on white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        if im.mode == "F":
+            top = max(float(arr.max(initial=1.0)), 1e-12)
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        im = Image.fromarray(arr, mode="L")
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    )
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode != "RGB":
+        return im.convert("RGB")
+    return im
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "truncated" in text.lower():
+        return f"truncated file ({text})"
+    return f"corrupt image ({text})"
+
+
+def decode_bytes(
+    data: bytes, *, size: int | None, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> DecodedImage:
+    """Decode an encoded image held in memory; resize to ``size`` x ``size`` when given."""
+    if not data:
+        raise ImageDecodeError(name, "empty file (0 bytes)")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageDecodeError(name, "not an image (unrecognised content)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError(name, f"too many pixels ({exc})") from None
+    except Exception as exc:
+        raise ImageDecodeError(name, _reason(exc)) from None
+    width, height = im.size
+    fmt = im.format or "unknown"
+    if width * height > max_pixels:
+        raise ImageDecodeError(
+            name, f"too many pixels ({width}x{height} > {max_pixels:,}; decompression-bomb guard)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if size is not None and fmt == "JPEG":
+                im.draft("RGB", (size, size))
+            im.load()
+            try:
+                im = ImageOps.exif_transpose(im) or im
+            except Exception:  # a broken EXIF block must not lose the picture
+                pass
+            rgb = to_rgb(im)
+            if size is not None and rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+            pixels = np.asarray(rgb, dtype=np.uint8)
+    except ImageDecodeError:
+        raise
+    except Exception as exc:
+        raise ImageDecodeError(name, _reason(exc)) from None
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ImageDecodeError(name, f"unexpected pixel layout {pixels.shape}")
+    return DecodedImage(pixels, width, height, fmt, digest)
+
+
+def read_image(
+    path: str | os.PathLike[str],
+    *,
+    size: int | None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DecodedImage:
+    """Read and decode one file; raises :class:`ImageDecodeError` with a short reason."""
+    name = str(path)
+    try:
+        nbytes = os.stat(path).st_size
+        if nbytes > max_bytes:
+            raise ImageDecodeError(name, f"file too large ({nbytes:,} > {max_bytes:,} bytes)")
+        data = Path(path).read_bytes()
+    except ImageDecodeError:
+        raise
+    except IsADirectoryError:
+        raise ImageDecodeError(name, "is a folder") from None
+    except OSError as exc:
+        raise ImageDecodeError(name, f"cannot read: {exc.strerror or exc}") from None
+    return decode_bytes(data, size=size, name=name, max_pixels=max_pixels)

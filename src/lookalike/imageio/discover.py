@@ -1,0 +1,68 @@
+"""Walk a collection folder: every regular file, recursively, without symlink loops."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file found under a collection root; ``error`` is set when it could not be stat'ed."""
+
+    relpath: str
+    size: int
+    mtime_ns: int
+    error: str | None = None
+
+
+def walk_files(
+    root: Path, *, exclude: tuple[Path, ...] = (), include_hidden: bool = False
+) -> Iterator[FileEntry]:
+    """Yield every file below ``root`` in a stable (sorted) order.
+
+    Symlinked folders are followed once: a folder already visited (same device and inode)
+    is not entered again, so link loops end. Hidden files and folders (a leading dot:
+    ``.lookalike``, ``.DS_Store``, ``._IMG.jpg``) are passed over unless asked for. Whether a
+    file holds an image is decided later, by its content, not here.
+    """
+    root = Path(root)
+    excluded = {os.path.realpath(p) for p in exclude}
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen or os.path.realpath(folder) in excluded:
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            if not include_hidden and entry.name.startswith("."):
+                continue
+            rel = os.path.relpath(entry.path, root)
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    subdirs.append(Path(entry.path))
+                    continue
+                if not entry.is_file(follow_symlinks=True):
+                    if entry.is_symlink():
+                        yield FileEntry(rel, 0, 0, "broken symbolic link")
+                    continue
+                fst = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                yield FileEntry(rel, 0, 0, f"cannot read: {exc.strerror or exc}")
+                continue
+            yield FileEntry(rel, fst.st_size, fst.st_mtime_ns)
+        # Reverse so that the stack pops sub-folders in sorted order.
+        stack.extend(reversed(subdirs))

@@ -1,0 +1,106 @@
+"""Typed results of the core API. Adapters render them; the core never prints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search result. ``score`` is a cosine similarity (higher is closer) or a
+    euclidean distance (lower is closer), as ``metric`` says."""
+
+    rank: int
+    path: Path
+    score: float
+    metric: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The ranked matches of one query, and which vectors answered it."""
+
+    query: str
+    matches: list[Match]
+    metric: str
+    vector_set: str
+    encoder: str
+    pooling: str | None
+    searched: int  # how many vectors were compared
+    seconds: float
+
+    def __iter__(self) -> Iterator[Match]:
+        return iter(self.matches)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def __getitem__(self, i: int) -> Match:
+        return self.matches[i]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one ``index`` run did."""
+
+    root: Path
+    vector_set: str
+    encoder: str
+    pooling: str | None
+    files_seen: int
+    indexed: int
+    unchanged: int
+    removed: int
+    skipped: list[Skipped]
+    newly_skipped: int
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def images_per_second(self) -> float:
+        """Throughput of this run over the images it embedded."""
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class VectorSetInfo:
+    """One vector space of a collection, as ``info`` shows it."""
+
+    key: str
+    encoder: str
+    pooling: str | None
+    image_size: int
+    dim: int
+    count: int
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """What is indexed in a collection."""
+
+    root: Path
+    db: Path
+    files: int
+    ok: int
+    skipped: list[Skipped]
+    vector_sets: list[VectorSetInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress tick: ``done`` of ``total`` items in ``phase`` (scan, embed, compact)."""
+
+    phase: str
+    done: int
+    total: int

@@ -1,0 +1,292 @@
+"""The SQLite catalogue of a collection: files, their state, and which vectors exist.
+
+Every change happens in a transaction, so a run killed at any moment leaves a catalogue
+that describes exactly the vectors that were durably written before it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'skipped')),
+    error TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS vector_sets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    encoder TEXT NOT NULL,
+    version TEXT NOT NULL,
+    pooling TEXT,
+    image_size INTEGER NOT NULL,
+    dim INTEGER NOT NULL,
+    options TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    set_id INTEGER NOT NULL REFERENCES vector_sets (id) ON DELETE CASCADE,
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    shard TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    PRIMARY KEY (set_id, file_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS embeddings_shard ON embeddings (set_id, shard);
+"""
+
+_FILE_COLUMNS = "id, path, size, mtime_ns, sha256, width, height, format, status, error"
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A file as the catalogue knows it."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    width: int | None
+    height: int | None
+    format: str | None
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class VectorSetRow:
+    """One vector space: an encoder at one version, pooling and input size."""
+
+    id: int
+    key: str
+    encoder: str
+    version: str
+    pooling: str | None
+    image_size: int
+    dim: int
+    options: dict[str, Any]
+    updated_at: float
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What an index run learnt about one file: decoded fine, or skipped with a reason."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    error: str | None = None
+
+
+class Catalog:
+    """Thin typed access to the catalogue database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer lookalike (schema {row[0]}); upgrade lookalike"
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (or interruption)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- files ---------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRow]:
+        """Every file of the catalogue by relative path."""
+        cur = self._db.execute(f"SELECT {_FILE_COLUMNS} FROM files")
+        return {r[1]: FileRow(*r) for r in cur}
+
+    def file(self, path: str) -> FileRow | None:
+        """One file by relative path."""
+        r = self._db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?",
+            (path,),
+        ).fetchone()
+        return FileRow(*r) if r else None
+
+    def file_paths(self, ids: Sequence[int]) -> list[str]:
+        """Relative paths for file ids, in the given order."""
+        found: dict[int, str] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT id, path FROM files WHERE id IN ({marks})", chunk))
+        return [found[i] for i in ids]
+
+    def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be read."""
+        cur = self._db.execute("SELECT path, error FROM files WHERE status='skipped' ORDER BY path")
+        return [(p, e or "") for p, e in cur]
+
+    def counts(self) -> dict[str, int]:
+        """Number of files by status."""
+        cur = self._db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
+        return {s: n for s, n in cur}
+
+    def forget(self, deleted: Iterable[int], changed: Iterable[int]) -> None:
+        """Drop deleted files, and the vectors of changed ones, in one transaction."""
+        deleted, changed = list(deleted), list(changed)
+        if not deleted and not changed:
+            return
+        with self._transaction() as db:
+            for chunk in _chunks(deleted, 900):
+                db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for chunk in _chunks(changed, 900):
+                db.execute(
+                    f"DELETE FROM embeddings WHERE file_id IN ({','.join('?' * len(chunk))})", chunk
+                )
+
+    def record(
+        self,
+        records: Sequence[FileRecord],
+        *,
+        set_id: int | None = None,
+        shard: str | None = None,
+    ) -> None:
+        """Upsert files; when ``shard`` is given, record ok files' vectors at rows 0..n-1
+        of that shard (in the order of the ok records). One transaction."""
+        now = time.time()
+        with self._transaction() as db:
+            row = 0
+            for r in records:
+                status = "skipped" if r.error else "ok"
+                file_id = db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, sha256, width, height, format, "
+                    "status, error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (path) DO UPDATE SET size=excluded.size, "
+                    "mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, width=excluded.width, "
+                    "height=excluded.height, format=excluded.format, status=excluded.status, "
+                    "error=excluded.error, updated_at=excluded.updated_at RETURNING id",
+                    (r.path, r.size, r.mtime_ns, r.sha256, r.width, r.height, r.format, status,
+                     r.error, now),
+                ).fetchone()[0]
+                if status == "ok" and shard is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO embeddings (set_id, file_id, shard, row) "
+                        "VALUES (?, ?, ?, ?)",
+                        (set_id, file_id, shard, row),
+                    )
+                    row += 1
+            if set_id is not None:
+                db.execute("UPDATE vector_sets SET updated_at=? WHERE id=?", (now, set_id))
+
+    # -- vector sets ---------------------------------------------------------------------
+    def ensure_set(
+        self,
+        *,
+        key: str,
+        encoder: str,
+        version: str,
+        pooling: str | None,
+        image_size: int,
+        dim: int,
+        options: dict[str, Any],
+    ) -> VectorSetRow:
+        """The vector set for this encoder identity, created when new."""
+        now = time.time()
+        self._db.execute(
+            "INSERT INTO vector_sets (key, encoder, version, pooling, image_size, dim, options, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            (key, encoder, version, pooling, image_size, dim, json.dumps(options, sort_keys=True),
+             now, now),
+        )
+        return next(s for s in self.vector_sets() if s.key == key)
+
+    def vector_sets(self) -> list[VectorSetRow]:
+        """Every vector set, most recently updated first, with its vector count."""
+        cur = self._db.execute(
+            "SELECT s.id, s.key, s.encoder, s.version, s.pooling, s.image_size, s.dim, s.options, "
+            "s.updated_at, (SELECT COUNT(*) FROM embeddings e WHERE e.set_id = s.id) "
+            "FROM vector_sets s ORDER BY s.updated_at DESC, s.id DESC"
+        )
+        return [
+            VectorSetRow(i, k, e, v, p, s, d, json.loads(o), u, n)
+            for i, k, e, v, p, s, d, o, u, n in cur
+        ]
+
+    def embedded_file_ids(self, set_id: int) -> set[int]:
+        """Ids of the files that have a vector in this set."""
+        cur = self._db.execute("SELECT file_id FROM embeddings WHERE set_id=?", (set_id,))
+        return {r[0] for r in cur}
+
+    def locations(self, set_id: int) -> list[tuple[int, str, int]]:
+        """(file_id, shard, row) of every vector of a set, ordered by file id."""
+        cur = self._db.execute(
+            "SELECT file_id, shard, row FROM embeddings WHERE set_id=? ORDER BY file_id", (set_id,)
+        )
+        return list(cur)
+
+    def location(self, set_id: int, file_id: int) -> tuple[str, int] | None:
+        """(shard, row) of one file's vector in a set."""
+        r = self._db.execute(
+            "SELECT shard, row FROM embeddings WHERE set_id=? AND file_id=?", (set_id, file_id)
+        ).fetchone()
+        return (r[0], r[1]) if r else None
+
+    def shards(self, set_id: int) -> set[str]:
+        """Shard files that the set's rows point into."""
+        cur = self._db.execute("SELECT DISTINCT shard FROM embeddings WHERE set_id=?", (set_id,))
+        return {r[0] for r in cur}
+
+    def repoint(self, set_id: int, file_ids: Sequence[int], shard: str) -> None:
+        """After compaction: the vectors of ``file_ids`` are rows 0..n-1 of ``shard``."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE embeddings SET shard=?, row=? WHERE set_id=? AND file_id=?",
+                ((shard, i, set_id, f) for i, f in enumerate(file_ids)),
+            )
+
+
+def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

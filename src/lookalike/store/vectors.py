@@ -1,0 +1,96 @@
+"""Vectors on disk: immutable ``.npy`` shards per vector set, compacted into one.
+
+An index run appends a shard per batch (written atomically) and then records its rows in
+the catalogue in one transaction; a shard that a crash left unrecorded is an orphan and is
+removed on the next run. Compaction rewrites the live rows into one shard ordered by file
+id, which is what search reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.store.atomic import save_npy_atomic
+from lookalike.store.catalog import Catalog
+
+
+class VectorStore:
+    """The ``vectors/`` folder of a collection's database."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def set_dir(self, set_id: int) -> Path:
+        """Folder of one vector set's shards."""
+        return self.root / f"set-{set_id}"
+
+    def write_shard(self, set_id: int, vectors: NDArray[np.float32]) -> str:
+        """Write a new shard atomically and return its name."""
+        name = f"shard-{uuid.uuid4().hex}.npy"
+        save_npy_atomic(self.set_dir(set_id) / name, np.ascontiguousarray(vectors, np.float32))
+        return name
+
+    def load(
+        self, set_id: int, dim: int, locations: list[tuple[int, str, int]]
+    ) -> NDArray[np.float32]:
+        """Gather the vectors at ``locations`` ((file_id, shard, row)), in that order."""
+        if not locations:
+            return np.zeros((0, dim), dtype=np.float32)
+        folder = self.set_dir(set_id)
+        shards = {shard for _, shard, _ in locations}
+        if len(shards) == 1:
+            shard = next(iter(shards))
+            rows = np.fromiter((r for _, _, r in locations), dtype=np.int64, count=len(locations))
+            data = np.load(folder / shard, mmap_mode="r")
+            if len(data) == len(rows) and np.array_equal(rows, np.arange(len(rows))):
+                return np.array(data, dtype=np.float32)  # the compacted, common case
+            return np.asarray(data[rows], dtype=np.float32)
+        out = np.empty((len(locations), dim), dtype=np.float32)
+        by_shard: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for pos, (_, shard, row) in enumerate(locations):
+            by_shard[shard].append((pos, row))
+        for shard, pairs in by_shard.items():
+            data = np.load(folder / shard, mmap_mode="r")
+            pos = np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs))
+            rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
+            out[pos] = data[rows]
+        return out
+
+    def compact(self, catalog: Catalog, set_id: int, dim: int) -> bool:
+        """Rewrite a set's live vectors into one shard when it has several or dead rows.
+
+        Returns whether anything was rewritten. Safe to interrupt: the catalogue points to
+        the old shards until the new one is complete and the switch is committed.
+        """
+        locations = catalog.locations(set_id)
+        shards = {shard for _, shard, _ in locations}
+        if len(shards) <= 1:
+            if shards:
+                data = np.load(self.set_dir(set_id) / next(iter(shards)), mmap_mode="r")
+                if len(data) == len(locations):
+                    self.remove_orphans(set_id, shards)
+                    return False
+            else:
+                self.remove_orphans(set_id, set())
+                return False
+        vectors = self.load(set_id, dim, locations)
+        name = self.write_shard(set_id, vectors)
+        catalog.repoint(set_id, [f for f, _, _ in locations], name)
+        self.remove_orphans(set_id, {name})
+        return True
+
+    def remove_orphans(self, set_id: int, keep: set[str]) -> int:
+        """Delete shard files of a set that the catalogue does not point to."""
+        folder = self.set_dir(set_id)
+        removed = 0
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.name not in keep and (f.suffix == ".npy" or f.name.endswith(".tmp")):
+                    f.unlink(missing_ok=True)
+                    removed += 1
+        return removed
