@@ -1,9 +1,9 @@
 """A collection: a folder of images, its catalogue and its vectors. The core API.
 
-    >>> col = Collection.open("photos")
-    >>> report = col.index()                      # incremental, resumable
-    >>> for m in col.search("query.jpg", k=8):   # exact search, cosine by default
-    ...     print(m.rank, m.path, m.score)
+>>> col = Collection.open("photos")
+>>> report = col.index()                      # incremental, resumable
+>>> for m in col.search("query.jpg", k=8):   # exact search, cosine by default
+...     print(m.rank, m.path, m.score)
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ class Collection:
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | os.PathLike[str], *, db: str | os.PathLike[str] | None = None) -> Collection:
+    def open(
+        cls, root: str | os.PathLike[str], *, db: str | os.PathLike[str] | None = None
+    ) -> Collection:
         """Open the collection rooted at ``root``; nothing is written until ``index``."""
         r = Path(root).expanduser()
         if not r.exists():
@@ -168,7 +170,7 @@ class Collection:
                     todo.append(e)
                 elif row is None or (row.status == "ok" and row.id not in embedded):
                     todo.append(e)
-                else:
+                elif row.status == "ok":
                     unchanged += 1
             deleted = [row.id for path, row in known.items() if path not in on_disk]
             catalog.forget(deleted, changed)
@@ -240,7 +242,11 @@ class Collection:
         if progress:
             progress(Progress("embed", 0, len(todo)))
         stream = embed_files(
-            self.root, todo, encoder, batch_size=batch_size, workers=workers,
+            self.root,
+            todo,
+            encoder,
+            batch_size=batch_size,
+            workers=workers,
             should_stop=should_stop,
         )
         interrupted = False

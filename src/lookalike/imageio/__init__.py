@@ -5,6 +5,7 @@ from lookalike.imageio.decode import (
     DEFAULT_MAX_PIXELS,
     DecodedImage,
     decode_bytes,
+    load_thumbnail,
     read_image,
     to_rgb,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "DecodedImage",
     "FileEntry",
     "decode_bytes",
+    "load_thumbnail",
     "read_image",
     "to_rgb",
     "walk_files",

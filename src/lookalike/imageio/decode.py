@@ -8,6 +8,7 @@ is several times faster than a full decode followed by a resize.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -102,10 +103,8 @@ def decode_bytes(
             if size is not None and fmt == "JPEG":
                 im.draft("RGB", (size, size))
             im.load()
-            try:
+            with contextlib.suppress(Exception):  # a broken EXIF block must not lose it
                 im = ImageOps.exif_transpose(im) or im
-            except Exception:  # a broken EXIF block must not lose the picture
-                pass
             rgb = to_rgb(im)
             if size is not None and rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
@@ -140,3 +139,26 @@ def read_image(
     except OSError as exc:
         raise ImageDecodeError(name, f"cannot read: {exc.strerror or exc}") from None
     return decode_bytes(data, size=size, name=name, max_pixels=max_pixels)
+
+
+def load_thumbnail(path: str | os.PathLike[str], size: int = 256) -> Image.Image:
+    """An RGB thumbnail that keeps the aspect ratio (longest side ``size``), for pictures.
+
+    Unreadable files give a grey tile with a cross, so a picture never fails on one file.
+    """
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (size, size))
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            rgb = to_rgb(im)
+            rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
+            return rgb
+    except Exception:
+        tile = Image.new("RGB", (size, size), (200, 200, 200))
+        from PIL import ImageDraw
+
+        draw = ImageDraw.Draw(tile)
+        draw.line((0, 0, size, size), fill=(150, 150, 150), width=3)
+        draw.line((0, size, size, 0), fill=(150, 150, 150), width=3)
+        return tile

@@ -159,7 +159,9 @@ class Catalog:
         found: dict[int, str] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ",".join("?" * len(chunk))
-            found.update(self._db.execute(f"SELECT id, path FROM files WHERE id IN ({marks})", chunk))
+            found.update(
+                self._db.execute(f"SELECT id, path FROM files WHERE id IN ({marks})", chunk)
+            )
         return [found[i] for i in ids]
 
     def skipped(self) -> list[tuple[str, str]]:
@@ -206,8 +208,18 @@ class Catalog:
                     "mtime_ns=excluded.mtime_ns, sha256=excluded.sha256, width=excluded.width, "
                     "height=excluded.height, format=excluded.format, status=excluded.status, "
                     "error=excluded.error, updated_at=excluded.updated_at RETURNING id",
-                    (r.path, r.size, r.mtime_ns, r.sha256, r.width, r.height, r.format, status,
-                     r.error, now),
+                    (
+                        r.path,
+                        r.size,
+                        r.mtime_ns,
+                        r.sha256,
+                        r.width,
+                        r.height,
+                        r.format,
+                        status,
+                        r.error,
+                        now,
+                    ),
                 ).fetchone()[0]
                 if status == "ok" and shard is not None:
                     db.execute(
@@ -237,8 +249,17 @@ class Catalog:
             "INSERT INTO vector_sets (key, encoder, version, pooling, image_size, dim, options, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (key) DO NOTHING",
-            (key, encoder, version, pooling, image_size, dim, json.dumps(options, sort_keys=True),
-             now, now),
+            (
+                key,
+                encoder,
+                version,
+                pooling,
+                image_size,
+                dim,
+                json.dumps(options, sort_keys=True),
+                now,
+                now,
+            ),
         )
         return next(s for s in self.vector_sets() if s.key == key)
 

@@ -1,0 +1,60 @@
+"""Shared terminal output: consoles, progress bars, and number formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from lookalike.results import Progress as ProgressTick
+
+out = Console()
+err = Console(stderr=True)
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, from Rich's own speed estimate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} img/s" if speed else "… img/s", style="progress.data.speed")
+
+
+_PHASES = {"scan": "Scanning", "embed": "Embedding", "compact": "Saving"}
+
+
+@contextmanager
+def index_progress(enabled: bool = True) -> Iterator[callable]:  # type: ignore[valid-type]
+    """A callback for ``Collection.index(progress=...)`` that draws Rich progress bars."""
+    columns = (
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, disable=not enabled, transient=False) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def tick(p: ProgressTick) -> None:
+            task = tasks.get(p.phase)
+            if task is None:
+                task = tasks[p.phase] = bar.add_task(_PHASES.get(p.phase, p.phase), total=p.total)
+            bar.update(task, completed=p.done, total=p.total)
+
+        yield tick

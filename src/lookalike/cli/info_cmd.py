@@ -1,0 +1,70 @@
+"""``lookalike info DIR`` and ``lookalike encoders``: what is indexed, what can index."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lookalike.cli.console import out
+from lookalike.collection import Collection
+from lookalike.encoders import list_encoders
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the app."""
+
+    @app.command("info")
+    def info(
+        folder: Annotated[Path, typer.Argument(help="An indexed folder.")] = Path("."),
+        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """What is indexed, with which encoders, and which files were skipped and why."""
+        with Collection.open(folder, db=db) as col:
+            info = col.info()
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "root": str(info.root),
+                        "db": str(info.db),
+                        "files": info.files,
+                        "images": info.ok,
+                        "vector_sets": [vars(s) for s in info.vector_sets],
+                        "skipped": [vars(s) for s in info.skipped],
+                    },
+                    indent=2,
+                )
+            )
+            return
+        out.print(f"[bold]{info.root}[/]  (database: {info.db})", highlight=False)
+        out.print(
+            f"{info.files:,} files: {info.ok:,} images, {len(info.skipped):,} skipped",
+            highlight=False,
+        )
+        table = Table(title="vector sets", title_justify="left")
+        for col_name in ("encoder", "pooling", "size", "dim", "vectors", "updated"):
+            table.add_column(col_name, justify="left" if col_name == "encoder" else "right")
+        for s in info.vector_sets:
+            when = datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
+            table.add_row(
+                s.encoder, s.pooling or "-", str(s.image_size), str(s.dim), f"{s.count:,}", when
+            )
+        out.print(table)
+        for s in info.skipped:
+            out.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False)
+
+    @app.command("encoders")
+    def encoders() -> None:
+        """List the registered encoders."""
+        table = Table(title="encoders", title_justify="left")
+        table.add_column("name")
+        table.add_column("description")
+        for e in list_encoders():
+            table.add_row(e.name + (" (default)" if e.default else ""), e.description)
+        out.print(table)

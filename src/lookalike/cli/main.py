@@ -1,0 +1,55 @@
+"""Entry point: builds the Typer app from the command modules and turns the library's
+typed errors into one clear line and a non-zero exit (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from lookalike.cli import demo_cmd, index_cmd, info_cmd, search_cmd
+from lookalike.cli.console import err
+from lookalike.errors import ImageDecodeError, LookalikeError
+
+app = typer.Typer(
+    name="lookalike",
+    help="Find and group similar images: index a folder, then search it by example.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for module in (index_cmd, search_cmd, info_cmd, demo_cmd):
+    module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for a user-facing error)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except ImageDecodeError as exc:
+        err.print(f"[red]error:[/] {exc.path}: {exc.reason}", highlight=False)
+        return 2
+    except LookalikeError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted; finished work is saved, run the same command to resume")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("aborted")
+        return 1
+    except Exception as exc:  # click's usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())

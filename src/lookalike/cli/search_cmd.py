@@ -1,0 +1,108 @@
+"""``lookalike search QUERY``: the images of a collection most like the query."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lookalike.cli.console import out
+from lookalike.collection import Collection
+from lookalike.config import DEFAULT_K, DEFAULT_METRIC
+from lookalike.render import save_grid, save_html
+from lookalike.results import SearchResult
+
+
+def result_json(result: SearchResult) -> str:
+    """The result as JSON, paths absolute."""
+    return json.dumps(
+        {
+            "query": result.query,
+            "encoder": result.encoder,
+            "pooling": result.pooling,
+            "metric": result.metric,
+            "vector_set": result.vector_set,
+            "searched": result.searched,
+            "seconds": round(result.seconds, 6),
+            "results": [
+                {"rank": m.rank, "path": str(m.path), "score": round(m.score, 6)}
+                for m in result.matches
+            ],
+        },
+        indent=2,
+    )
+
+
+def print_table(result: SearchResult, root: Path) -> None:
+    """Ranked results as a table, paths relative to the collection."""
+    pooling = f", {result.pooling} pooling" if result.pooling else ""
+    better = "higher is closer" if result.metric == "cosine" else "lower is closer"
+    table = Table(
+        title=f"{result.encoder}{pooling} · {result.metric} ({better}) · "
+        f"{len(result.matches)} of {result.searched:,} images · {result.seconds * 1000:.0f} ms",
+        title_justify="left",
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("path")
+    for m in result.matches:
+        try:
+            shown = str(m.path.relative_to(root))
+        except ValueError:
+            shown = str(m.path)
+        table.add_row(str(m.rank), f"{m.score:.4f}", shown)
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the app."""
+
+    @app.command("search")
+    def search(
+        query: Annotated[Path, typer.Argument(help="Query image (in the collection or not).")],
+        folder: Annotated[
+            Path, typer.Option("--in", help="The indexed collection to search.")
+        ] = Path("."),
+        k: Annotated[int, typer.Option("-k", "--k", min=1, help="How many results.")] = DEFAULT_K,
+        metric: Annotated[
+            str, typer.Option(help="cosine (similarity) or euclidean (distance).")
+        ] = DEFAULT_METRIC,
+        model: Annotated[
+            str | None, typer.Option("--model", "-m", help="Vectors of this encoder.")
+        ] = None,
+        pooling: Annotated[str | None, typer.Option(help="Vectors of this pooling.")] = None,
+        include_self: Annotated[
+            bool, typer.Option(help="Keep the query file itself in its results.")
+        ] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        grid: Annotated[
+            Path | None, typer.Option(help="Write a picture of query and results (PNG).")
+        ] = None,
+        html: Annotated[
+            Path | None, typer.Option(help="Write an HTML page of the results.")
+        ] = None,
+        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+    ) -> None:
+        """Find the images most similar to QUERY."""
+        if metric not in ("cosine", "euclidean"):
+            raise typer.BadParameter("use cosine or euclidean", param_hint="--metric")
+        with Collection.open(folder, db=db) as col:
+            result = col.search(
+                query,
+                k=k,
+                metric=metric,
+                model=model,
+                pooling=pooling,
+                include_self=include_self,
+            )
+            if as_json:
+                print(result_json(result))
+            else:
+                print_table(result, col.root)
+            if grid:
+                out.print(f"grid: {save_grid(query, result, grid)}", highlight=False)
+            if html:
+                out.print(f"html: {save_html(query, result, html)}", highlight=False)

@@ -1,0 +1,6 @@
+"""Sample collections and the altered copies that give near-duplicate ground truth."""
+
+from lookalike.datasets.sample import SAMPLE_PHOTOS, SampleCollection, build_sample, sample_photo
+from lookalike.datasets.variants import TRANSFORMS
+
+__all__ = ["SAMPLE_PHOTOS", "TRANSFORMS", "SampleCollection", "build_sample", "sample_photo"]
