@@ -128,11 +128,14 @@ class Collection:
         workers: int | None = None,
         progress: ProgressCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
+        flush_images: int = FLUSH_IMAGES,
+        flush_seconds: float = FLUSH_SECONDS,
     ) -> IndexReport:
         """Embed new and changed images, drop deleted ones, and report what happened.
 
         Runs again cheaply: only what changed on disk is decoded. A run killed at any
-        moment resumes from the last vectors written (at most ``FLUSH_SECONDS`` lost).
+        moment resumes from the last vectors written: vectors are saved every
+        ``flush_images`` images or ``flush_seconds`` seconds, whichever comes first.
         """
         t0 = time.perf_counter()
         if encoder is None:
@@ -181,7 +184,15 @@ class Collection:
                 raise NoImagesError(f"no files found in {self.root}")
 
             indexed, newly_skipped, interrupted = self._embed(
-                catalog, vset, encoder, todo, batch_size, workers, progress, should_stop
+                catalog,
+                vset,
+                encoder,
+                todo,
+                batch_size,
+                workers,
+                progress,
+                should_stop,
+                (flush_images, flush_seconds),
             )
             newly_skipped += len(unreadable)
             if progress:
@@ -221,6 +232,7 @@ class Collection:
         workers: int | None,
         progress: ProgressCallback | None,
         should_stop: Callable[[], bool] | None,
+        flush_every: tuple[int, float],
     ) -> tuple[int, int, bool]:
         """Run the pipeline over ``todo``, writing shards as it goes."""
         records: list[FileRecord] = []
@@ -258,7 +270,10 @@ class Collection:
                 indexed += len(batch.vectors)
                 skipped += len(batch.records) - len(batch.vectors)
                 done += len(batch.records)
-                if pending_vectors >= FLUSH_IMAGES or time.monotonic() - last_flush > FLUSH_SECONDS:
+                if (
+                    pending_vectors >= flush_every[0]
+                    or time.monotonic() - last_flush > flush_every[1]
+                ):
                     flush()
                 if progress:
                     progress(Progress("embed", done, len(todo)))

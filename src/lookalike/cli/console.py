@@ -21,8 +21,8 @@ from rich.text import Text
 
 from lookalike.results import Progress as ProgressTick
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):

@@ -34,6 +34,18 @@ DEFAULT_MAX_PIXELS = 200_000_000
 #: Files larger than this are refused before they are read.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 
+#: Leading bytes of common formats, used only to word the error of a file that Pillow
+#: cannot identify: "corrupt JPEG" rather than "not an image".
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"RIFF", "RIFF/WebP"),
+    (b"BM", "BMP"),
+)
+
 
 @dataclass(frozen=True)
 class DecodedImage:
@@ -86,6 +98,9 @@ def decode_bytes(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
+        fmt = next((f for magic, f in _SIGNATURES if data.startswith(magic)), None)
+        if fmt:  # it claims to be an image but its header does not parse
+            raise ImageDecodeError(name, f"corrupt image ({fmt} header unreadable)") from None
         raise ImageDecodeError(name, "not an image (unrecognised content)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(name, f"too many pixels ({exc})") from None

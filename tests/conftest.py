@@ -1,0 +1,66 @@
+"""Shared fixtures: a private cache folder, a tiny deterministic encoder registered
+through the real registry, and generated image collections."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from imagegen import write_collection
+from lookalike.encoders import Encoder, Preprocess, register_encoder
+
+
+class TinyEncoder(Encoder):
+    """8x8 thumbnail of the image as a 192-d vector: fast, deterministic, content-true."""
+
+    def __init__(self, *, image_size: int = 8, delay: float = 0.0) -> None:
+        self.name = "test-tiny"
+        self.preprocess = Preprocess(size=image_size, mean=(0, 0, 0), std=(255, 255, 255))
+        self.dim = 3 * image_size * image_size
+        self.version = "t1"
+        self.delay = delay
+        self.options = {"image_size": image_size}
+
+    def encode_batch(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        if self.delay:
+            import time
+
+            time.sleep(self.delay * len(batch))
+        return batch.reshape(len(batch), -1).astype(np.float32)
+
+
+def register_tiny() -> None:
+    register_encoder("test-tiny", TinyEncoder, description="test encoder", replace=True)
+
+
+register_tiny()
+
+
+@pytest.fixture(scope="session")
+def lookalike_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lookalike-home")
+
+
+@pytest.fixture(autouse=True)
+def _private_home(monkeypatch: pytest.MonkeyPatch, lookalike_home: Path) -> None:
+    """Exported models go to a session-wide temp folder, never the user's cache."""
+    monkeypatch.setenv("LOOKALIKE_HOME", str(lookalike_home))
+
+
+@pytest.fixture(scope="session")
+def _collection_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "photos"
+    write_collection(root)
+    return root
+
+
+@pytest.fixture
+def photos(tmp_path: Path, _collection_template: Path) -> Path:
+    """A fresh copy of a generated collection: 8 scenes, each with 2 altered copies."""
+    root = tmp_path / "photos"
+    shutil.copytree(_collection_template, root)
+    return root

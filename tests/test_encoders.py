@@ -1,0 +1,86 @@
+"""Encoders: the registry, the baselines, and EfficientNet-Lite in both runtimes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imagegen import scene
+from lookalike.encoders import create_encoder, list_encoders, register_encoder
+from lookalike.encoders.efficientnet import EfficientNetLiteEncoder
+from lookalike.errors import UnknownEncoderError
+
+
+def _pixels(n: int, size: int) -> np.ndarray:
+    kinds = ["shapes", "gradient", "checker", "stripes", "noise"]
+    return np.stack([np.asarray(scene(kinds[i % 5], i).resize((size, size))) for i in range(n)])
+
+
+def test_builtins_are_registered() -> None:
+    names = {e.name for e in list_encoders()}
+    assert {"efficientnet-lite0", "efficientnet-lite2", "color-histogram", "average-rgb"} <= names
+    assert [e.name for e in list_encoders() if e.default] == ["efficientnet-lite0"]
+
+
+def test_unknown_encoder_and_option() -> None:
+    with pytest.raises(UnknownEncoderError, match="unknown encoder"):
+        create_encoder("nope")
+    with pytest.raises(UnknownEncoderError, match="does not take"):
+        create_encoder("average-rgb", pooling="max")
+
+
+def test_plugin_registers_through_the_same_hook() -> None:
+    from conftest import TinyEncoder
+
+    register_encoder("plugin-x", lambda **kw: TinyEncoder(**kw), description="x", replace=True)
+    enc = create_encoder("plugin-x", image_size=4)
+    assert enc.encode(_pixels(2, 4)).shape == (2, 48)
+
+
+def test_color_histogram_is_a_distribution() -> None:
+    enc = create_encoder("color-histogram")
+    v = enc.encode(_pixels(5, enc.preprocess.size))
+    assert v.shape == (5, 512)
+    np.testing.assert_allclose(v.sum(axis=1), 1.0, rtol=1e-5)
+    red = np.zeros((1, 64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    h = enc.encode(red)[0]
+    assert h.argmax() == 7 * 64 and h.max() == pytest.approx(1.0)
+
+
+def test_average_rgb() -> None:
+    enc = create_encoder("average-rgb")
+    px = np.zeros((1, 32, 32, 3), np.uint8)
+    px[..., 1] = 255
+    np.testing.assert_allclose(enc.encode(px)[0], [0.0, 1.0, 0.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_torch_and_onnx_agree(pooling: str) -> None:
+    px = _pixels(4, 224)
+    onnx = EfficientNetLiteEncoder("lite0", pooling=pooling, runtime="onnx")
+    torch = EfficientNetLiteEncoder("lite0", pooling=pooling, runtime="torch")
+    assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
+    a, b = onnx.encode(px), torch.encode(px)
+    assert a.shape == b.shape == (4, 1280)
+    assert np.abs(a - b).max() < 1e-3 * np.abs(b).max()
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.99999
+    assert onnx.key == torch.key  # same vector space whatever the runtime
+
+
+def test_flatten_pooling_and_small_input() -> None:
+    enc = EfficientNetLiteEncoder("lite0", pooling="flatten", image_size=96)
+    v = enc.encode(_pixels(2, 96))
+    assert enc.dim == 1280 * 3 * 3 and v.shape == (2, enc.dim)
+    assert "flatten" in enc.key and "|96|" in enc.key
+
+
+def test_pretrained_features_separate_content() -> None:
+    enc = create_encoder("efficientnet-lite0")
+    a = scene("shapes", 11).resize((224, 224))
+    b = a.transpose(0)  # mirrored copy
+    c = scene("checker", 12).resize((224, 224))
+    v = enc.encode(np.stack([np.asarray(x) for x in (a, b, c)]))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.1
