@@ -101,3 +101,23 @@ def test_encoders_lists_the_default(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "index" in out and "search" in out
+
+
+def test_installed_console_script(tmp_path: Path) -> None:
+    """The real ``lookalike`` executable: a user error is one line and exit status 2."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("lookalike") or str(Path(sys.executable).parent / "lookalike")
+    if not Path(exe).exists():
+        pytest.skip("lookalike is not installed as a console script")
+    proc = subprocess.run(
+        [exe, "search", str(tmp_path / "q.jpg"), "--in", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: folder not found: {tmp_path / 'nowhere'}"
+    assert proc.stdout == ""

@@ -183,6 +183,7 @@ class Collection:
             if not entries:
                 raise NoImagesError(f"no files found in {self.root}")
 
+            t_embed = time.perf_counter()
             indexed, newly_skipped, interrupted = self._embed(
                 catalog,
                 vset,
@@ -194,6 +195,7 @@ class Collection:
                 should_stop,
                 (flush_images, flush_seconds),
             )
+            embed_seconds = time.perf_counter() - t_embed
             newly_skipped += len(unreadable)
             if progress:
                 progress(Progress("compact", 0, 1))
@@ -219,6 +221,7 @@ class Collection:
             skipped=skipped,
             newly_skipped=newly_skipped,
             seconds=time.perf_counter() - t0,
+            embed_seconds=embed_seconds,
             interrupted=interrupted,
         )
 

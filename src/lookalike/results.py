@@ -64,12 +64,13 @@ class IndexReport:
     skipped: list[Skipped]
     newly_skipped: int
     seconds: float
+    embed_seconds: float = 0.0
     interrupted: bool = False
 
     @property
     def images_per_second(self) -> float:
-        """Throughput of this run over the images it embedded."""
-        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+        """Decode-and-encode throughput of this run (model loading and scanning excluded)."""
+        return self.indexed / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
 
 @dataclass(frozen=True)

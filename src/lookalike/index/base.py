@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,27 @@ class Hits:
 
     scores: NDArray[np.float32]
     ids: Ids
+
+
+_DEFAULT_THREADS: int | None = None
+
+
+@contextlib.contextmanager
+def faiss_threads(n: int | None) -> Iterator[None]:
+    """Run a FAISS call with ``n`` OpenMP threads (None: FAISS's default), then restore."""
+    global _DEFAULT_THREADS
+    import faiss
+
+    if _DEFAULT_THREADS is None:
+        _DEFAULT_THREADS = faiss.omp_get_max_threads()
+    if n is None or n == _DEFAULT_THREADS:
+        yield
+        return
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(_DEFAULT_THREADS)
 
 
 def normalize(vectors: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -115,6 +115,8 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._writes = 0  # our own commits: PRAGMA data_version counts only others'
+        self._sets_cache: tuple[tuple[int, int], list[VectorSetRow]] | None = None
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self._db.execute(
@@ -133,6 +135,7 @@ class Catalog:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (or interruption)."""
         self._db.execute("BEGIN IMMEDIATE")
+        self._writes += 1
         try:
             yield self._db
         except BaseException:
@@ -245,6 +248,7 @@ class Catalog:
     ) -> VectorSetRow:
         """The vector set for this encoder identity, created when new."""
         now = time.time()
+        self._writes += 1
         self._db.execute(
             "INSERT INTO vector_sets (key, encoder, version, pooling, image_size, dim, options, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -264,16 +268,25 @@ class Catalog:
         return next(s for s in self.vector_sets() if s.key == key)
 
     def vector_sets(self) -> list[VectorSetRow]:
-        """Every vector set, most recently updated first, with its vector count."""
+        """Every vector set, most recently updated first, with its vector count.
+
+        Cached until the database changes (ours or another process's commit), so a search
+        pays for no count over the whole embeddings table.
+        """
+        version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._writes)
+        if self._sets_cache is not None and self._sets_cache[0] == version:
+            return self._sets_cache[1]
         cur = self._db.execute(
             "SELECT s.id, s.key, s.encoder, s.version, s.pooling, s.image_size, s.dim, s.options, "
             "s.updated_at, (SELECT COUNT(*) FROM embeddings e WHERE e.set_id = s.id) "
             "FROM vector_sets s ORDER BY s.updated_at DESC, s.id DESC"
         )
-        return [
+        sets = [
             VectorSetRow(i, k, e, v, p, s, d, json.loads(o), u, n)
             for i, k, e, v, p, s, d, o, u, n in cur
         ]
+        self._sets_cache = (version, sets)
+        return sets
 
     def embedded_file_ids(self, set_id: int) -> set[int]:
         """Ids of the files that have a vector in this set."""
