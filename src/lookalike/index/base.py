@@ -1,11 +1,14 @@
-"""The contract every index backend answers: add, remove, search, len, memory."""
+"""The contract every index backend answers: add, remove, search, save, load, len, memory."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,7 +57,11 @@ def normalize(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
 
 class VectorIndex(ABC):
     """Base of the index backends. Scores are in the user's metric: cosine similarity
-    (higher is closer) or euclidean distance (lower is closer)."""
+    (higher is closer) or euclidean distance (lower is closer).
+
+    Subclasses implement add/remove/search/ids/len/memory and, to persist, ``_save`` and
+    ``_load``; ``save`` and ``load`` handle the folder and the settings file.
+    """
 
     kind: str
 
@@ -64,9 +71,12 @@ class VectorIndex(ABC):
         self.dim = int(dim)
         self.metric = metric
 
+    # -- the contract ---------------------------------------------------------------------
     @abstractmethod
-    def add(self, ids: Ids, vectors: NDArray[np.float32]) -> None:
-        """Add vectors under the given ids."""
+    def add(
+        self, ids: Ids, vectors: NDArray[np.float32], paths: Sequence[str] | None = None
+    ) -> None:
+        """Add vectors under the given ids (``paths``: labels a backend may store too)."""
 
     @abstractmethod
     def remove(self, ids: Ids) -> int:
@@ -77,14 +87,59 @@ class VectorIndex(ABC):
         """The k nearest stored vectors of each query row."""
 
     @abstractmethod
+    def ids(self) -> Ids:
+        """The ids currently searchable."""
+
+    @abstractmethod
     def __len__(self) -> int: ...
 
     @property
     @abstractmethod
     def memory_bytes(self) -> int:
-        """Approximate resident size of the index."""
+        """Approximate resident size of the index (memory-mapped files excluded)."""
+
+    def params(self) -> dict[str, Any]:
+        """The settings that built this index (shown by ``info``, saved with it)."""
+        return {}
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, folder: Path) -> Path:
+        """Write the index into a new, empty ``folder`` (the caller makes it current)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=False)
+        self._save(folder)
+        meta = {"kind": self.kind, "dim": self.dim, "metric": self.metric, "params": self.params()}
+        (folder / "index.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    def _save(self, folder: Path) -> None:
+        raise NotImplementedError(f"the {self.kind} index cannot be saved")
+
+    def _load(self, folder: Path) -> None:
+        raise NotImplementedError(f"the {self.kind} index cannot be loaded")
+
+    @classmethod
+    def load(cls, folder: Path) -> VectorIndex:
+        """Read an index written by :meth:`save`, whatever its kind."""
+        from lookalike.index.registry import create_index
+
+        meta = json.loads((Path(folder) / "index.json").read_text())
+        index = create_index(meta["kind"], meta["dim"], meta["metric"], **meta["params"])
+        index._load(Path(folder))
+        return index
 
     @property
     def higher_is_closer(self) -> bool:
         """True for similarities (cosine), False for distances (euclidean)."""
         return self.metric == "cosine"
+
+    def _prepare(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Vectors as FAISS wants them: float32 rows, unit length for cosine."""
+        v = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        return normalize(v) if self.metric == "cosine" else v
+
+    def _to_user(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:
+        """FAISS's raw scores (inner product, squared L2) in the user's metric."""
+        if self.metric == "euclidean":
+            scores = np.sqrt(np.maximum(scores, 0.0))
+        return np.asarray(scores, dtype=np.float32)
