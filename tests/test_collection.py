@@ -157,14 +157,9 @@ def test_should_stop_keeps_finished_work(photos: Path) -> None:
 
 
 def _vectors_by_path(root: Path) -> dict[str, np.ndarray]:
-    col = Collection.open(root)
-    out = {}
-    vset = col._pick_set(None, None)
-    loaded = col._index_for(vset, "euclidean")
-    for fid, path in loaded.paths.items():
-        out[path] = loaded.index._index.reconstruct(fid)
-    col.close()
-    return out
+    with Collection.open(root) as col:
+        table = col.vectors()
+    return dict(zip(table.paths, table.vectors, strict=True))
 
 
 def test_resume_after_a_killed_run(photos: Path, tmp_path: Path) -> None:

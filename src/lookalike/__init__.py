@@ -25,6 +25,7 @@ from lookalike.results import (
     SearchResult,
     Skipped,
     VectorSetInfo,
+    VectorTable,
 )
 
 __version__ = "0.1.0"
@@ -48,6 +49,7 @@ __all__ = [
     "UnknownEncoderError",
     "UnknownIndexError",
     "VectorSetInfo",
+    "VectorTable",
     "__version__",
     "create_encoder",
     "create_index",

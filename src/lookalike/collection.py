@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from lookalike.errors import (
     NotIndexedError,
 )
 from lookalike.imageio import FileEntry, read_image, walk_files
-from lookalike.index import VectorIndex, create_index
+from lookalike.index import VectorIndex
 from lookalike.results import (
     CollectionInfo,
     IndexReport,
@@ -39,7 +40,9 @@ from lookalike.results import (
     SearchResult,
     Skipped,
     VectorSetInfo,
+    VectorTable,
 )
+from lookalike.searcher import SetIndex, exact_top
 from lookalike.store import Catalog, FileRecord, VectorSetRow, VectorStore
 
 ProgressCallback = Callable[[Progress], None]
@@ -52,11 +55,10 @@ FLUSH_IMAGES = 4096
 
 @dataclass
 class _Loaded:
-    """A vector set loaded for search, with the state it was loaded at."""
+    """A vector set's index loaded for search, with the state it was loaded at."""
 
-    stamp: tuple[float, int]
+    stamp: tuple[float, int, str]
     index: VectorIndex
-    paths: dict[int, str]
 
 
 class Collection:
@@ -130,12 +132,18 @@ class Collection:
         should_stop: Callable[[], bool] | None = None,
         flush_images: int = FLUSH_IMAGES,
         flush_seconds: float = FLUSH_SECONDS,
+        index: str | None = None,
+        index_options: dict[str, Any] | None = None,
     ) -> IndexReport:
         """Embed new and changed images, drop deleted ones, and report what happened.
 
         Runs again cheaply: only what changed on disk is decoded. A run killed at any
         moment resumes from the last vectors written: vectors are saved every
         ``flush_images`` images or ``flush_seconds`` seconds, whichever comes first.
+
+        ``index`` picks the search index kind (``auto``, ``exact``, ``hnsw``, ``ivf``,
+        ``ivfpq``, ``lsh``, ``milvus``) with ``index_options``; the choice is remembered
+        for the vector set, and the index is brought up to date and saved here.
         """
         t0 = time.perf_counter()
         if encoder is None:
@@ -202,6 +210,7 @@ class Collection:
             self._vectors.compact(catalog, vset.id, vset.dim)
             if progress:
                 progress(Progress("compact", 1, 1))
+            index_stats = self._update_index(catalog, vset.key, index, index_options, progress)
             skipped = [Skipped(p, r) for p, r in catalog.skipped()]
             counts = catalog.counts()
         self._loaded.clear()
@@ -223,6 +232,7 @@ class Collection:
             seconds=time.perf_counter() - t0,
             embed_seconds=embed_seconds,
             interrupted=interrupted,
+            index=index_stats,
         )
 
     def _embed(
@@ -288,6 +298,38 @@ class Collection:
         flush()
         return indexed, skipped, interrupted
 
+    def _update_index(
+        self,
+        catalog: Catalog,
+        key: str,
+        kind: str | None,
+        options: dict[str, Any] | None,
+        progress: ProgressCallback | None,
+    ) -> dict[str, Any]:
+        """Record the index choice, then bring the saved index up to date and measure it."""
+        vset = next(s for s in catalog.vector_sets() if s.key == key)
+        current = catalog.index_config(vset.id)
+        if kind is not None or options:
+            choice = (kind or (current[0] if current else "auto"), dict(options or {}))
+            if current is None or (current[0], current[1]) != choice:
+                for metric in METRICS:
+                    SetIndex(catalog, self._vectors, self.db, vset, metric).drop_saved()
+                catalog.set_index_config(vset.id, choice[0], choice[1], {})
+        if progress:
+            progress(Progress("index", 0, 1))
+        setindex = SetIndex(catalog, self._vectors, self.db, vset, DEFAULT_METRIC)
+        built, changed = setindex.open()
+        if built.kind != "exact" and changed:
+            setindex.save(built, setindex.generation)
+        stats = setindex.measure(built)
+        cfg = catalog.index_config(vset.id)
+        catalog.set_index_config(
+            vset.id, cfg[0] if cfg else "auto", cfg[1] if cfg else {}, {DEFAULT_METRIC: stats}
+        )
+        if progress:
+            progress(Progress("index", 1, 1))
+        return stats
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """One writer at a time per collection (an advisory file lock)."""
@@ -340,18 +382,14 @@ class Collection:
         return enc
 
     def _index_for(self, vset: VectorSetRow, metric: str) -> _Loaded:
-        stamp = (vset.updated_at, vset.count)
+        catalog = self._open_catalog(create=False)
+        cfg = catalog.index_config(vset.id)
+        stamp = (vset.updated_at, vset.count, json.dumps(cfg[:2] if cfg else None))
         cached = self._loaded.get((vset.id, metric))
         if cached is not None and cached.stamp == stamp:
             return cached
-        catalog = self._open_catalog(create=False)
-        locations = catalog.locations(vset.id)
-        ids = np.fromiter((f for f, _, _ in locations), dtype=np.int64, count=len(locations))
-        vectors = self._vectors.load(vset.id, vset.dim, locations)
-        index = create_index("exact", vset.dim, metric)
-        index.add(ids, vectors)
-        paths = dict(zip(ids.tolist(), catalog.file_paths(ids.tolist()), strict=True))
-        loaded = _Loaded(stamp, index, paths)
+        index, _ = SetIndex(catalog, self._vectors, self.db, vset, metric).open()
+        loaded = _Loaded(stamp, index)
         self._loaded[(vset.id, metric)] = loaded
         return loaded
 
@@ -398,10 +436,12 @@ class Collection:
         model: str | None = None,
         pooling: str | None = None,
         include_self: bool = False,
+        check_recall: bool = False,
     ) -> SearchResult:
         """The ``k`` images most similar to ``query`` (a path, in or outside the collection,
         or a vector of the set's encoder). A query that is itself a file of the collection is
-        left out of its own results unless ``include_self``."""
+        left out of its own results unless ``include_self``. ``check_recall`` also runs an
+        exact search and reports the share of its top-k that the index found."""
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
         if k < 1:
@@ -415,17 +455,24 @@ class Collection:
             qvec, self_rel = self.query_vector(query, vset)
             label = str(query)
         extra = 1 if (self_rel is not None and not include_self) else 0
-        hits = loaded.index.search(qvec.reshape(1, -1), k + extra)
+        index = loaded.index
+        hits = index.search(qvec.reshape(1, -1), k + extra)
+        row = zip(hits.scores[0].tolist(), hits.ids[0].tolist(), strict=True)
+        pairs = [(sc, f) for sc, f in row if f >= 0]
+        paths = self._open_catalog(create=False).file_paths([f for _, f in pairs])
         matches: list[Match] = []
-        for score, fid in zip(hits.scores[0].tolist(), hits.ids[0].tolist(), strict=True):
-            if fid < 0:
-                continue
-            path = loaded.paths[fid]
+        kept: list[int] = []
+        for (score, fid), path in zip(pairs, paths, strict=True):
             if extra and path == self_rel:
                 continue
             matches.append(Match(len(matches) + 1, self.root / path, float(score), metric))
+            kept.append(fid)
             if len(matches) == k:
                 break
+        recall = None
+        if check_recall:
+            recall = self._recall(vset, metric, qvec, kept, k, self_rel if extra else None)
+        elapsed = time.perf_counter() - t0
         return SearchResult(
             query=label,
             matches=matches,
@@ -433,8 +480,43 @@ class Collection:
             vector_set=vset.key,
             encoder=vset.encoder,
             pooling=vset.pooling,
-            searched=len(loaded.index),
-            seconds=time.perf_counter() - t0,
+            searched=len(index),
+            seconds=elapsed,
+            index=index.kind,
+            recall=recall,
+        )
+
+    def _recall(
+        self,
+        vset: VectorSetRow,
+        metric: str,
+        qvec: NDArray[np.float32],
+        found: list[int],
+        k: int,
+        skip: str | None,
+    ) -> float:
+        """Share of the exact top-k (query file excluded) among the ids found."""
+        catalog = self._open_catalog(create=False)
+        locations = catalog.locations(vset.id)
+        vectors = self._vectors.load(vset.id, vset.dim, locations)
+        ids = np.fromiter((f for f, _, _ in locations), np.int64, len(locations))
+        skip_id = catalog.file(skip).id if skip and catalog.file(skip) else None
+        top = ids[exact_top(vectors, qvec.reshape(1, -1), min(k + 1, len(ids)), metric)[0]]
+        truth = [int(f) for f in top if f != skip_id][:k]
+        return len(set(truth) & set(found)) / max(1, len(truth))
+
+    def vectors(self, *, model: str | None = None, pooling: str | None = None) -> VectorTable:
+        """Every stored vector of a set (the latest, or the one of ``model``/``pooling``),
+        with its file id and path: the input of grouping and evaluation."""
+        vset = self._pick_set(model, pooling)
+        catalog = self._open_catalog(create=False)
+        locations = catalog.locations(vset.id)
+        ids = [f for f, _, _ in locations]
+        return VectorTable(
+            vector_set=vset.key,
+            ids=np.asarray(ids, dtype=np.int64),
+            paths=catalog.file_paths(ids),
+            vectors=self._vectors.load(vset.id, vset.dim, locations),
         )
 
     # -- info ---------------------------------------------------------------------------
@@ -442,10 +524,23 @@ class Collection:
         """What is indexed, with which encoders, and which files were skipped and why."""
         catalog = self._open_catalog(create=False)
         counts = catalog.counts()
-        sets = [
-            VectorSetInfo(s.key, s.encoder, s.pooling, s.image_size, s.dim, s.count, s.updated_at)
-            for s in catalog.vector_sets()
-        ]
+        sets = []
+        for s in catalog.vector_sets():
+            kind, options, stats = catalog.index_config(s.id) or ("auto", {}, {})
+            sets.append(
+                VectorSetInfo(
+                    s.key,
+                    s.encoder,
+                    s.pooling,
+                    s.image_size,
+                    s.dim,
+                    s.count,
+                    s.updated_at,
+                    kind,
+                    options,
+                    stats.get(DEFAULT_METRIC, {}),
+                )
+            )
         return CollectionInfo(
             root=self.root,
             db=self.db,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,10 @@ class SearchResult:
     vector_set: str
     encoder: str
     pooling: str | None
-    searched: int  # how many vectors were compared
+    searched: int  # how many vectors the index holds
     seconds: float
+    index: str = "exact"
+    recall: float | None = None  # share of the exact top-k found, when checked
 
     def __iter__(self) -> Iterator[Match]:
         return iter(self.matches)
@@ -66,6 +72,7 @@ class IndexReport:
     seconds: float
     embed_seconds: float = 0.0
     interrupted: bool = False
+    index: dict[str, Any] = field(default_factory=dict)
 
     @property
     def images_per_second(self) -> float:
@@ -84,6 +91,9 @@ class VectorSetInfo:
     dim: int
     count: int
     updated_at: float
+    index_kind: str = "auto"
+    index_options: dict[str, Any] = field(default_factory=dict)
+    index_stats: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,19 @@ class CollectionInfo:
     ok: int
     skipped: list[Skipped]
     vector_sets: list[VectorSetInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VectorTable:
+    """The vectors of one set with their file ids and paths (relative to the root)."""
+
+    vector_set: str
+    ids: NDArray[np.int64]
+    paths: list[str]
+    vectors: NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True)

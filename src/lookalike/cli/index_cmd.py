@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +13,7 @@ from lookalike.cli.console import err, index_progress, out
 from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.encoders import create_encoder
+from lookalike.index.milvus import TOKEN_ENV
 from lookalike.results import IndexReport
 
 SHOW_SKIPPED = 15
@@ -34,8 +37,58 @@ def print_report(report: IndexReport) -> None:
     if len(report.skipped) > SHOW_SKIPPED:
         more = len(report.skipped) - SHOW_SKIPPED
         out.print(f"  … and {more:,} more (lookalike info {report.root})", highlight=False)
+    if report.index:
+        ix = report.index
+        mem = ix.get("memory_bytes", 0) / 2**20
+        out.print(
+            f"  search index: {ix.get('kind')} {ix.get('params') or ''} · {mem:,.1f} MiB · "
+            f"recall@10 {ix.get('recall_at_10', 1.0):.3f}".replace(" {}", ""),
+            highlight=False,
+        )
     if report.interrupted:
         out.print("[yellow]stopped early[/]; run the same command to resume", highlight=False)
+
+
+_MILVUS_TYPES = {
+    "auto": "HNSW",
+    "hnsw": "HNSW",
+    "ivf": "IVF_FLAT",
+    "ivfpq": "IVF_PQ",
+    "exact": "FLAT",
+}
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON where they parse (numbers, true)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--index-opt")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def index_choice(
+    kind: str | None, pairs: list[str], backend: str, uri: str | None, token: str | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The ``index``/``index_options`` arguments of ``Collection.index`` from CLI flags."""
+    options = parse_options(pairs)
+    if backend == "faiss":
+        if uri:
+            raise typer.BadParameter("--uri goes with --backend milvus", param_hint="--uri")
+        return kind, options or None
+    if backend != "milvus":
+        raise typer.BadParameter("use faiss or milvus", param_hint="--backend")
+    if not uri:
+        raise typer.BadParameter("--backend milvus needs --uri", param_hint="--uri")
+    if token:
+        os.environ[TOKEN_ENV] = token
+    index_type = _MILVUS_TYPES.get(kind or "auto", (kind or "HNSW").upper())
+    return "milvus", {"uri": uri, "index_type": index_type, **options}
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +113,26 @@ def register(app: typer.Typer) -> None:
         db: Annotated[
             Path | None, typer.Option(help="Database folder (default: FOLDER/.lookalike).")
         ] = None,
+        index: Annotated[
+            str | None,
+            typer.Option(
+                "--index", help="Search index: auto, exact, hnsw, ivf, ivfpq or lsh (kept)."
+            ),
+        ] = None,
+        index_opt: Annotated[
+            list[str] | None,
+            typer.Option("--index-opt", help="Index setting KEY=VALUE, e.g. ef_search=128."),
+        ] = None,
+        backend: Annotated[
+            str, typer.Option(help="faiss (embedded, default) or milvus.")
+        ] = "faiss",
+        uri: Annotated[
+            str | None,
+            typer.Option(help="Milvus: a file path (Milvus Lite) or http://host:19530."),
+        ] = None,
+        token: Annotated[
+            str | None, typer.Option(help=f"Milvus token (or ${TOKEN_ENV}); never saved.")
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Index a folder: embed new and changed images, drop deleted ones."""
@@ -72,6 +145,14 @@ def register(app: typer.Typer) -> None:
         if not quiet:
             err.print(f"Loading encoder {model}…", highlight=False)
         encoder = create_encoder(model, **opts)
+        kind, index_options = index_choice(index, index_opt or [], backend, uri, token)
         with col, index_progress(enabled=not quiet) as tick:
-            report = col.index(encoder, batch_size=batch_size, workers=workers, progress=tick)
+            report = col.index(
+                encoder,
+                batch_size=batch_size,
+                workers=workers,
+                progress=tick,
+                index=kind,
+                index_options=index_options,
+            )
         print_report(report)

@@ -48,12 +48,38 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         table = Table(title="vector sets", title_justify="left")
-        for col_name in ("encoder", "pooling", "size", "dim", "vectors", "updated"):
+        for col_name in (
+            "encoder",
+            "pooling",
+            "size",
+            "dim",
+            "vectors",
+            "index",
+            "memory",
+            "recall@10",
+            "updated",
+        ):
             table.add_column(col_name, justify="left" if col_name == "encoder" else "right")
         for s in info.vector_sets:
             when = datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
+            st = s.index_stats
+            kind = st.get("kind", s.index_kind)
+            if s.index_kind == "auto" and st:
+                kind = f"{kind} (auto)"
+            params = st.get("params") or {}
+            shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "uri")
+            mem = f"{st['memory_bytes'] / 2**20:,.1f} MiB" if st.get("memory_bytes") else "-"
+            rec = f"{st['recall_at_10']:.3f}" if "recall_at_10" in st else "-"
             table.add_row(
-                s.encoder, s.pooling or "-", str(s.image_size), str(s.dim), f"{s.count:,}", when
+                s.encoder,
+                s.pooling or "-",
+                str(s.image_size),
+                str(s.dim),
+                f"{s.count:,}",
+                kind + (f" [{shown}]" if shown else ""),
+                mem,
+                rec,
+                when,
             )
         out.print(table)
         for s in info.skipped:

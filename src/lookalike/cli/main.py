@@ -3,6 +3,7 @@ typed errors into one clear line and a non-zero exit (never a traceback)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -24,6 +25,8 @@ for module in (index_cmd, search_cmd, info_cmd, demo_cmd):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for a user-facing error)."""
+    # Client libraries (pymilvus) log failed calls with tracebacks; the CLI reports them.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     try:
         app(args=argv, standalone_mode=False)
     except ImageDecodeError as exc:
@@ -40,13 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 1
-    except Exception as exc:  # click's usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # usage errors: bad options, missing arguments
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+        return int(getattr(exc, "exit_code", 2))
     return 0
 
 

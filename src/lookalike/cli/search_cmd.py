@@ -26,6 +26,8 @@ def result_json(result: SearchResult) -> str:
             "metric": result.metric,
             "vector_set": result.vector_set,
             "searched": result.searched,
+            "index": result.index,
+            "recall": result.recall,
             "seconds": round(result.seconds, 6),
             "results": [
                 {"rank": m.rank, "path": str(m.path), "score": round(m.score, 6)}
@@ -40,9 +42,13 @@ def print_table(result: SearchResult, root: Path) -> None:
     """Ranked results as a table, paths relative to the collection."""
     pooling = f", {result.pooling} pooling" if result.pooling else ""
     better = "higher is closer" if result.metric == "cosine" else "lower is closer"
+    recall = (
+        f" · recall@{len(result.matches)} {result.recall:.2f}" if result.recall is not None else ""
+    )
     table = Table(
-        title=f"{result.encoder}{pooling} · {result.metric} ({better}) · "
-        f"{len(result.matches)} of {result.searched:,} images · {result.seconds * 1000:.0f} ms",
+        title=f"{result.encoder}{pooling} · {result.metric} ({better}) · {result.index} · "
+        f"{len(result.matches)} of {result.searched:,} images · "
+        f"{result.seconds * 1000:.0f} ms{recall}",
         title_justify="left",
     )
     table.add_column("rank", justify="right")
@@ -77,6 +83,9 @@ def register(app: typer.Typer) -> None:
         include_self: Annotated[
             bool, typer.Option(help="Keep the query file itself in its results.")
         ] = False,
+        check_recall: Annotated[
+            bool, typer.Option(help="Also run exact search; report the share of it found.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         grid: Annotated[
             Path | None, typer.Option(help="Write a picture of query and results (PNG).")
@@ -97,6 +106,7 @@ def register(app: typer.Typer) -> None:
                 model=model,
                 pooling=pooling,
                 include_self=include_self,
+                check_recall=check_recall,
             )
             if as_json:
                 print(result_json(result))

@@ -8,10 +8,11 @@ the catalogue) and the vector. The index type and metric come from lookalike's o
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +21,7 @@ from lookalike.errors import LookalikeError
 from lookalike.index.base import Hits, Ids, VectorIndex
 
 TOKEN_ENV = "LOOKALIKE_MILVUS_TOKEN"
+F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 1000
 
 
@@ -34,6 +36,21 @@ def _client(uri: str, token: str | None) -> Any:
     if "://" not in uri:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return MilvusClient(uri=uri, token=token or os.environ.get(TOKEN_ENV, ""))
+
+
+def _typed_errors(method: F) -> F:
+    """Milvus's exceptions become one-line :class:`LookalikeError` s."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return method(*args, **kwargs)
+        except MilvusException as exc:
+            raise LookalikeError(f"Milvus: {getattr(exc, 'message', exc)}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class MilvusIndex(VectorIndex):
@@ -81,11 +98,13 @@ class MilvusIndex(VectorIndex):
     def _metric_type(self) -> str:
         return "COSINE" if self.metric == "cosine" else "L2"
 
+    @_typed_errors
     def _ensure(self) -> None:
         from pymilvus import DataType
 
         c = self._client
         if c.has_collection(self.collection):
+            c.load_collection(self.collection)  # a collection made earlier starts released
             return
         schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -100,6 +119,7 @@ class MilvusIndex(VectorIndex):
         )
         c.create_collection(self.collection, schema=schema, index_params=ip)
 
+    @_typed_errors
     def add(
         self, ids: Ids, vectors: NDArray[np.float32], paths: Sequence[str] | None = None
     ) -> None:
@@ -112,6 +132,7 @@ class MilvusIndex(VectorIndex):
             ]
             self._client.upsert(self.collection, rows)
 
+    @_typed_errors
     def remove(self, ids: Ids) -> int:
         ids = [int(i) for i in np.asarray(ids, np.int64).tolist()]
         if not ids:
@@ -122,6 +143,7 @@ class MilvusIndex(VectorIndex):
             self._client.delete(self.collection, ids=sorted(present))
         return len(present)
 
+    @_typed_errors
     def search(self, queries: NDArray[np.float32], k: int) -> Hits:
         q = np.ascontiguousarray(queries, np.float32).reshape(-1, self.dim)
         k = max(1, int(k))
@@ -142,6 +164,7 @@ class MilvusIndex(VectorIndex):
             scores = np.sqrt(np.maximum(scores, 0.0))
         return Hits(scores, out)
 
+    @_typed_errors
     def ids(self) -> Ids:
         it = self._client.query_iterator(
             self.collection, batch_size=_BATCH * 4, filter="id >= 0", output_fields=["id"]
@@ -155,6 +178,7 @@ class MilvusIndex(VectorIndex):
             found.extend(int(r["id"]) for r in batch)
         return np.asarray(sorted(found), np.int64)
 
+    @_typed_errors
     def __len__(self) -> int:
         return int(self._client.get_collection_stats(self.collection).get("row_count", 0))
 
@@ -162,6 +186,7 @@ class MilvusIndex(VectorIndex):
     def memory_bytes(self) -> int:
         return 0  # held by the Milvus server, not this process
 
+    @_typed_errors
     def drop(self) -> None:
         """Delete the Milvus collection."""
         if self._client.has_collection(self.collection):

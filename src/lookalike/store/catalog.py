@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+import numpy as np
+from numpy.typing import NDArray
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,10 +53,23 @@ CREATE TABLE IF NOT EXISTS embeddings (
     file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
     shard TEXT NOT NULL,
     row INTEGER NOT NULL,
+    gen INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (set_id, file_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS embeddings_shard ON embeddings (set_id, shard);
+CREATE TABLE IF NOT EXISTS index_config (
+    set_id INTEGER PRIMARY KEY REFERENCES vector_sets (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    options TEXT NOT NULL,
+    stats TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
 """
+
+#: Schema changes, applied in order to an older catalogue (version -> SQL).
+_MIGRATIONS = {
+    2: "ALTER TABLE embeddings ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+}
 
 _FILE_COLUMNS = "id, path, size, mtime_ns, sha256, width, height, format, status, error"
 
@@ -126,6 +142,16 @@ class Catalog:
             raise RuntimeError(
                 f"{self.path} was written by a newer lookalike (schema {row[0]}); upgrade lookalike"
             )
+        elif int(row[0]) < SCHEMA_VERSION:
+            self._migrate(int(row[0]))
+
+    def _migrate(self, found: int) -> None:
+        """Bring an older catalogue up to this schema, one version at a time."""
+        with self._transaction() as db:
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                if version in _MIGRATIONS:
+                    db.execute(_MIGRATIONS[version])
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         """Close the connection."""
@@ -202,6 +228,11 @@ class Catalog:
         now = time.time()
         with self._transaction() as db:
             row = 0
+            gen = 0
+            if set_id is not None:
+                gen = db.execute(
+                    "SELECT COALESCE(MAX(gen), 0) + 1 FROM embeddings WHERE set_id=?", (set_id,)
+                ).fetchone()[0]
             for r in records:
                 status = "skipped" if r.error else "ok"
                 file_id = db.execute(
@@ -226,9 +257,9 @@ class Catalog:
                 ).fetchone()[0]
                 if status == "ok" and shard is not None:
                     db.execute(
-                        "INSERT OR REPLACE INTO embeddings (set_id, file_id, shard, row) "
-                        "VALUES (?, ?, ?, ?)",
-                        (set_id, file_id, shard, row),
+                        "INSERT OR REPLACE INTO embeddings (set_id, file_id, shard, row, gen) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (set_id, file_id, shard, row, gen),
                     )
                     row += 1
             if set_id is not None:
@@ -299,6 +330,34 @@ class Catalog:
             "SELECT file_id, shard, row FROM embeddings WHERE set_id=? ORDER BY file_id", (set_id,)
         )
         return list(cur)
+
+    def generations(self, set_id: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(file ids, write generations) of a set's vectors: a vector written after an
+        index was saved has a higher generation than the index recorded."""
+        rows = self._db.execute(
+            "SELECT file_id, gen FROM embeddings WHERE set_id=? ORDER BY file_id", (set_id,)
+        ).fetchall()
+        arr = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return arr[:, 0].copy(), arr[:, 1].copy()
+
+    def index_config(self, set_id: int) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(kind, options, stats) chosen for a set's search index, if any."""
+        r = self._db.execute(
+            "SELECT kind, options, stats FROM index_config WHERE set_id=?", (set_id,)
+        ).fetchone()
+        return (r[0], json.loads(r[1]), json.loads(r[2])) if r else None
+
+    def set_index_config(
+        self, set_id: int, kind: str, options: dict[str, Any], stats: dict[str, Any]
+    ) -> None:
+        """Record the index kind, options and measured stats (memory, recall) of a set."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO index_config (set_id, kind, options, stats, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (set_id) DO UPDATE SET kind=excluded.kind, "
+                "options=excluded.options, stats=excluded.stats, updated_at=excluded.updated_at",
+                (set_id, kind, json.dumps(options, sort_keys=True), json.dumps(stats), time.time()),
+            )
 
     def location(self, set_id: int, file_id: int) -> tuple[str, int] | None:
         """(shard, row) of one file's vector in a set."""
