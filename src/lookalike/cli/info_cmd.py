@@ -48,40 +48,39 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
         table = Table(title="vector sets", title_justify="left")
-        for col_name in (
-            "encoder",
-            "pooling",
-            "size",
-            "dim",
-            "vectors",
-            "index",
-            "memory",
-            "recall@10",
-            "updated",
-        ):
-            table.add_column(col_name, justify="left" if col_name == "encoder" else "right")
+        for col_name in ("encoder", "pooling", "size", "dim", "vectors", "index", "updated"):
+            table.add_column(
+                col_name,
+                justify="left" if col_name in ("encoder", "index") else "right",
+                no_wrap=col_name == "encoder",
+            )
+        details = []
         for s in info.vector_sets:
             when = datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
             st = s.index_stats
             kind = st.get("kind", s.index_kind)
             if s.index_kind == "auto" and st:
                 kind = f"{kind} (auto)"
-            params = st.get("params") or {}
-            shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "uri")
-            mem = f"{st['memory_bytes'] / 2**20:,.1f} MiB" if st.get("memory_bytes") else "-"
-            rec = f"{st['recall_at_10']:.3f}" if "recall_at_10" in st else "-"
             table.add_row(
                 s.encoder,
                 s.pooling or "-",
                 str(s.image_size),
                 str(s.dim),
                 f"{s.count:,}",
-                kind + (f" [{shown}]" if shown else ""),
-                mem,
-                rec,
+                kind,
                 when,
             )
+            if st:
+                params = ", ".join(f"{k}={v}" for k, v in (st.get("params") or {}).items())
+                details.append(
+                    f"{s.encoder}/{s.pooling or '-'}: {kind} index"
+                    + (f" [{params}]" if params else "")
+                    + f", {st.get('memory_bytes', 0) / 2**20:,.1f} MiB in memory, "
+                    f"estimated recall@10 {st.get('recall_at_10', 1.0):.3f}"
+                )
         out.print(table)
+        for line in details:
+            out.print(line, highlight=False)
         for s in info.skipped:
             out.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False)
 
