@@ -35,6 +35,7 @@ from lookalike.index import VectorIndex
 from lookalike.results import (
     CollectionInfo,
     IndexReport,
+    KnnGraph,
     Match,
     Progress,
     SearchResult,
@@ -43,7 +44,7 @@ from lookalike.results import (
     VectorTable,
 )
 from lookalike.searcher import SetIndex, exact_top
-from lookalike.store import Catalog, FileRecord, VectorSetRow, VectorStore
+from lookalike.store import Catalog, FileRecord, FileRow, VectorSetRow, VectorStore
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -518,6 +519,73 @@ class Collection:
             paths=catalog.file_paths(ids),
             vectors=self._vectors.load(vset.id, vset.dim, locations),
         )
+
+    def knn(
+        self,
+        k: int = 10,
+        *,
+        model: str | None = None,
+        pooling: str | None = None,
+        batch: int = 4096,
+        progress: ProgressCallback | None = None,
+    ) -> KnnGraph:
+        """The k-nearest-neighbour graph of the whole set by cosine similarity, through the
+        set's search index, in batches: memory grows with n * k, never n * n."""
+        vset = self._pick_set(model, pooling)
+        index = self._index_for(vset, "cosine").index
+        table = self.vectors(model=model, pooling=pooling)
+        n = len(table)
+        kk = min(k + 1, max(1, n))
+        nbrs = np.full((n, k), -1, np.int64)
+        sims = np.full((n, k), -np.inf, np.float32)
+        for s in range(0, n, batch):
+            hits = index.search(table.vectors[s : s + batch], kk)
+            for r in range(len(hits.ids)):
+                own = table.ids[s + r]
+                keep = (hits.ids[r] != own) & (hits.ids[r] >= 0)
+                row_ids, row_sims = hits.ids[r][keep][:k], hits.scores[r][keep][:k]
+                nbrs[s + r, : len(row_ids)] = row_ids
+                sims[s + r, : len(row_sims)] = row_sims
+            if progress:
+                progress(Progress("neighbours", min(n, s + batch), n))
+        return KnnGraph(table.ids, nbrs, sims)
+
+    def vectors_set(self, *, model: str | None = None, pooling: str | None = None) -> VectorSetRow:
+        """The vector set that ``model``/``pooling`` select (the latest by default)."""
+        return self._pick_set(model, pooling)
+
+    def mark_not_duplicates(self, paths: list[str | os.PathLike[str]]) -> int:
+        """Remember that these images are not duplicates of each other: grouping will never
+        put any two of them in one group again. Returns the number of pairs recorded."""
+        catalog = self._open_catalog(create=False)
+        ids = []
+        for p in paths:
+            rel = self._relative(p)
+            row = catalog.file(rel) if rel else None
+            if row is None:
+                raise NotIndexedError(f"{p} is not an indexed image of {self.root}")
+            ids.append(row.id)
+        pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+        return catalog.decide(pairs, "not-duplicates")
+
+    def not_duplicate_pairs(self) -> set[tuple[int, int]]:
+        """Pairs of file ids the user marked as not duplicates."""
+        return self._open_catalog(create=False).decided("not-duplicates")
+
+    def _relative(self, path: str | os.PathLike[str]) -> str | None:
+        p = Path(path).expanduser()
+        p = p.resolve() if p.is_absolute() or p.exists() else (self.root / p).resolve()
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def files(self, ids: list[int] | None = None) -> dict[int, FileRow]:
+        """Catalogue rows (path, size, sha256, width, height, format) by file id."""
+        catalog = self._open_catalog(create=False)
+        if ids is None:
+            return {row.id: row for row in catalog.files().values()}
+        return catalog.files_by_id(ids)
 
     # -- info ---------------------------------------------------------------------------
     def info(self) -> CollectionInfo:

@@ -122,6 +122,16 @@ class VectorTable:
 
 
 @dataclass(frozen=True)
+class KnnGraph:
+    """Each stored vector's ``k`` nearest others: (n,) ids, (n, k) neighbour ids (-1 pads)
+    and (n, k) cosine similarities, best first."""
+
+    ids: NDArray[np.int64]
+    neighbours: NDArray[np.int64]
+    similarities: NDArray[np.float32]
+
+
+@dataclass(frozen=True)
 class Progress:
     """A progress tick: ``done`` of ``total`` items in ``phase`` (scan, embed, compact)."""
 

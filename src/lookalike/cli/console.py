@@ -33,7 +33,14 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} img/s" if speed else "… img/s", style="progress.data.speed")
 
 
-_PHASES = {"scan": "Scanning", "embed": "Embedding", "compact": "Saving", "index": "Indexing"}
+_PHASES = {
+    "scan": "Scanning",
+    "embed": "Embedding",
+    "compact": "Saving",
+    "index": "Indexing",
+    "neighbours": "Neighbours",
+    "group": "Grouping",
+}
 
 
 @contextmanager

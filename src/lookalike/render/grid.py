@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -34,23 +35,21 @@ def _fit(text: str, draw: ImageDraw.ImageDraw, font: object, width: int) -> str:
     return "…" + text
 
 
-def render_grid(
-    query: str | Path | None,
-    result: SearchResult,
-    *,
-    thumb: int = 200,
-    columns: int | None = None,
-    labels: Sequence[str] | None = None,
+@dataclass(frozen=True)
+class Tile:
+    """One picture of a contact sheet with two lines of caption."""
+
+    path: Path | None
+    line1: str
+    line2: str = ""
+    highlight: bool = False
+
+
+def render_tiles(
+    title: str, tiles: Sequence[Tile], *, thumb: int = 200, columns: int | None = None
 ) -> Image.Image:
-    """Draw the query (when it is a file) and the results in a grid with rank and score."""
-    tiles: list[tuple[Path | None, str, str, bool]] = []
-    if query is not None and Path(query).is_file():
-        tiles.append((Path(query), "query", Path(query).name, True))
-    for i, m in enumerate(result.matches):
-        name = labels[i] if labels else m.path.name
-        tiles.append((m.path, f"#{m.rank}  {m.score:.3f}", name, False))
-    if not tiles:
-        tiles.append((None, "no results", "", False))
+    """A contact sheet: a title, then the tiles in rows, highlighted ones framed."""
+    tiles = list(tiles) or [Tile(None, "nothing to show")]
     cols = columns or min(len(tiles), 5)
     rows = math.ceil(len(tiles) / cols)
     pad, text_h, head = 10, 38, 34
@@ -59,29 +58,50 @@ def render_grid(
     sheet = Image.new("RGB", (width, height), _BG)
     draw = ImageDraw.Draw(sheet)
     big, small = load_font(15), load_font(12)
-    pooling = f" ({result.pooling})" if result.pooling else ""
-    title = f"{result.encoder}{pooling} · {result.metric} · top {len(result.matches)}"
     draw.text((pad, 9), _fit(title, draw, big, width - 2 * pad), fill=_INK, font=big)
-    for i, (path, line1, line2, is_query) in enumerate(tiles):
+    for i, tile in enumerate(tiles):
         x = pad + (i % cols) * (thumb + pad)
         y = head + (i // cols) * (thumb + text_h + pad)
-        if path is not None:
-            img = load_thumbnail(path, thumb)
+        if tile.path is not None:
+            img = load_thumbnail(tile.path, thumb)
             sheet.paste(img, (x + (thumb - img.width) // 2, y + (thumb - img.height) // 2))
-        if is_query:
+        if tile.highlight:
             draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=_ACCENT, width=3)
-        draw.text((x, y + thumb + 4), line1, fill=_ACCENT if is_query else _INK, font=big)
-        draw.text((x, y + thumb + 22), _fit(line2, draw, small, thumb), fill=_MUTED, font=small)
+        ink = _ACCENT if tile.highlight else _INK
+        draw.text((x, y + thumb + 4), _fit(tile.line1, draw, big, thumb), fill=ink, font=big)
+        draw.text(
+            (x, y + thumb + 22), _fit(tile.line2, draw, small, thumb), fill=_MUTED, font=small
+        )
     return sheet
+
+
+def render_grid(
+    query: str | Path | None,
+    result: SearchResult,
+    *,
+    thumb: int = 200,
+    columns: int | None = None,
+) -> Image.Image:
+    """Draw the query (when it is a file) and the results in a grid with rank and score."""
+    tiles: list[Tile] = []
+    if query is not None and Path(query).is_file():
+        tiles.append(Tile(Path(query), "query", Path(query).name, True))
+    tiles += [Tile(m.path, f"#{m.rank}  {m.score:.3f}", m.path.name) for m in result.matches]
+    pooling = f" ({result.pooling})" if result.pooling else ""
+    title = f"{result.encoder}{pooling} · {result.metric} · top {len(result.matches)}"
+    return render_tiles(title, tiles, thumb=thumb, columns=columns)
+
+
+def save_image(img: Image.Image, out: str | Path) -> Path:
+    """Write a picture (PNG, or JPEG by extension) atomically."""
+    out = Path(out)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG")
+    return write_bytes_atomic(out, buf.getvalue())
 
 
 def save_grid(
     query: str | Path | None, result: SearchResult, out: str | Path, **kw: object
 ) -> Path:
     """Render the grid and write it to ``out`` (PNG or JPEG by extension), atomically."""
-    out = Path(out)
-    img = render_grid(query, result, **kw)  # type: ignore[arg-type]
-    buf = io.BytesIO()
-    fmt = "JPEG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    img.save(buf, fmt)
-    return write_bytes_atomic(out, buf.getvalue())
+    return save_image(render_grid(query, result, **kw), out)  # type: ignore[arg-type]

@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (set_id, file_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS embeddings_shard ON embeddings (set_id, shard);
+CREATE TABLE IF NOT EXISTS decisions (
+    a INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    b INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    verdict TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (a, b),
+    CHECK (a < b)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_config (
     set_id INTEGER PRIMARY KEY REFERENCES vector_sets (id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
@@ -182,6 +190,17 @@ class Catalog:
             (path,),
         ).fetchone()
         return FileRow(*r) if r else None
+
+    def files_by_id(self, ids: Sequence[int]) -> dict[int, FileRow]:
+        """File rows for the given ids."""
+        found: dict[int, FileRow] = {}
+        for chunk in _chunks(list(ids), 900):
+            marks = ",".join("?" * len(chunk))
+            cur = self._db.execute(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk
+            )
+            found.update((r[0], FileRow(*r)) for r in cur)
+        return found
 
     def file_paths(self, ids: Sequence[int]) -> list[str]:
         """Relative paths for file ids, in the given order."""
@@ -358,6 +377,23 @@ class Catalog:
                 "options=excluded.options, stats=excluded.stats, updated_at=excluded.updated_at",
                 (set_id, kind, json.dumps(options, sort_keys=True), json.dumps(stats), time.time()),
             )
+
+    def decide(self, pairs: Iterable[tuple[int, int]], verdict: str) -> int:
+        """Record a user's verdict (``not-duplicates``) on file pairs; returns how many."""
+        rows = [(min(a, b), max(a, b), verdict, time.time()) for a, b in pairs if a != b]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO decisions (a, b, verdict, decided_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (a, b) DO UPDATE SET verdict=excluded.verdict, "
+                "decided_at=excluded.decided_at",
+                rows,
+            )
+        return len(rows)
+
+    def decided(self, verdict: str) -> set[tuple[int, int]]:
+        """Pairs (smaller id first) with this verdict."""
+        cur = self._db.execute("SELECT a, b FROM decisions WHERE verdict=?", (verdict,))
+        return {(a, b) for a, b in cur}
 
     def location(self, set_id: int, file_id: int) -> tuple[str, int] | None:
         """(shard, row) of one file's vector in a set."""

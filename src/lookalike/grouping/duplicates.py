@@ -1,0 +1,225 @@
+"""Duplicate grouping in three tiers, each reported apart:
+
+* ``exact``: byte-identical files (same SHA-256);
+* ``near``: the same picture re-encoded, resized, cropped a little, recoloured, flipped or
+  watermarked: cosine similarity at least the near threshold, complete-linked;
+* ``similar``: look-alikes such as burst shots: a looser threshold, reported only where it
+  joins pictures that are not already one near-duplicate group.
+
+Thresholds are cosine similarities of the set's vectors, calibrated per encoder on the
+made near-duplicate set (``lookalike evaluate-groups``); ``threshold`` overrides them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lookalike.collection import Collection
+from lookalike.grouping.keep import KEEP_RULE, choose_keep
+from lookalike.grouping.linkage import Pair, link, pair
+from lookalike.results import KnnGraph, Progress
+from lookalike.store import FileRow
+
+TIERS = ("exact", "near", "similar")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum cosine similarity for a near-duplicate and for a look-alike."""
+
+    near: float
+    similar: float
+
+
+#: Calibrated with ``lookalike evaluate-groups`` on the near-duplicate set made from
+#: scikit-image's photos: ``near`` is the strictest threshold (0.05 steps) whose pairwise
+#: F1 is within 0.015 of the best, so burst shots are less often called duplicates;
+#: ``similar`` sits around the largest similarity seen between different photos.
+#: The sweeps are in docs/grouping.md.
+CALIBRATED = {
+    "efficientnet-lite0": Thresholds(near=0.80, similar=0.50),
+    "efficientnet-lite2": Thresholds(near=0.70, similar=0.55),
+    "color-histogram": Thresholds(near=0.95, similar=0.90),
+}
+GENERIC = Thresholds(near=0.90, similar=0.75)
+NEIGHBOURS = 10
+
+
+def default_thresholds(encoder: str) -> Thresholds:
+    """The calibrated thresholds of an encoder, or generic ones."""
+    return CALIBRATED.get(encoder, GENERIC)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One image of a group."""
+
+    id: int
+    path: Path
+    width: int | None
+    height: int | None
+    size: int
+    format: str | None
+    keep: bool
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of one tier, its members (the one to keep first) and pairwise similarities."""
+
+    id: int
+    tier: str
+    members: list[Member]
+    similarities: list[tuple[int, int, float]] = field(default_factory=list)  # (id, id, cos)
+
+    @property
+    def keep(self) -> Member:
+        """The member the keep rule suggests keeping."""
+        return next(m for m in self.members if m.keep)
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """All groups of a collection, by tier."""
+
+    root: Path
+    vector_set: str
+    encoder: str
+    thresholds: Thresholds
+    images: int
+    groups: list[Group]
+    keep_rule: str = KEEP_RULE
+
+    def tier(self, name: str) -> list[Group]:
+        """Groups of one tier."""
+        return [g for g in self.groups if g.tier == name]
+
+
+def _members(col: Collection, ids: list[int], rows: dict[int, FileRow]) -> list[Member]:
+    info = [
+        (col.root / rows[i].path, rows[i].width, rows[i].height, rows[i].size, rows[i].format)
+        for i in ids
+    ]
+    keep = choose_keep(info)
+    members = [
+        Member(i, p, w, h, s, f, k == keep)
+        for k, (i, (p, w, h, s, f)) in enumerate(zip(ids, info, strict=True))
+    ]
+    return sorted(members, key=lambda m: (not m.keep, str(m.path)))
+
+
+def _pairwise(ids: list[int], vectors: dict[int, np.ndarray]) -> list[tuple[int, int, float]]:
+    v = np.stack([vectors[i] for i in ids])
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    sim = v @ v.T
+    return [
+        (ids[a], ids[b], round(float(sim[a, b]), 4))
+        for a in range(len(ids))
+        for b in range(a + 1, len(ids))
+    ]
+
+
+def find_duplicates(
+    col: Collection,
+    *,
+    threshold: float | None = None,
+    similar_threshold: float | None = None,
+    model: str | None = None,
+    pooling: str | None = None,
+    graph: KnnGraph | None = None,
+    progress: object = None,
+) -> DuplicateReport:
+    """Group a collection's images into exact, near-duplicate and look-alike tiers."""
+    table = col.vectors(model=model, pooling=pooling)
+    encoder = table.vector_set.split("|", 1)[0]
+    base = default_thresholds(encoder)
+    near = base.near if threshold is None else float(threshold)
+    similar = base.similar if similar_threshold is None else float(similar_threshold)
+    similar = min(similar, near)
+    rows = col.files([int(i) for i in table.ids])
+    by_id = {int(i): v for i, v in zip(table.ids.tolist(), table.vectors, strict=True)}
+
+    # Exact tier: same content hash. One representative per hash goes on.
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    for i in table.ids.tolist():
+        by_hash[rows[i].sha256 or f"id{i}"].append(i)
+    exact = [sorted(g) for g in by_hash.values() if len(g) >= 2]
+    reps = np.array(sorted(g[0] for g in map(sorted, by_hash.values())), dtype=np.int64)
+
+    if graph is None:
+        graph = col.knn(NEIGHBOURS, model=model, pooling=pooling, progress=progress)  # type: ignore[arg-type]
+    blocked = col.not_duplicate_pairs()
+
+    def vec(ids: list[int]) -> np.ndarray:
+        return np.stack([by_id[i] for i in ids])
+
+    near_groups = link(graph, near, nodes=reps, blocked=blocked, vectors=vec)
+    loose = link(graph, similar, nodes=reps, blocked=blocked, vectors=vec)
+    near_of = {m: gi for gi, g in enumerate(near_groups) for m in g}
+    similar_groups = []
+    for g in loose:
+        units = {near_of.get(m, -1 - m) for m in g}
+        if len(units) >= 2:
+            similar_groups.append(g)
+
+    groups: list[Group] = []
+    for tier, found in (("exact", exact), ("near", near_groups), ("similar", similar_groups)):
+        for ids in found:
+            sims = [] if tier == "exact" else _pairwise(ids, by_id)
+            groups.append(Group(len(groups) + 1, tier, _members(col, ids, rows), sims))
+    if callable(progress):
+        progress(Progress("group", 1, 1))
+    return DuplicateReport(
+        root=col.root,
+        vector_set=table.vector_set,
+        encoder=encoder,
+        thresholds=Thresholds(near, similar),
+        images=len(table),
+        groups=groups,
+    )
+
+
+def find_in_reference(
+    new: Collection,
+    reference: Collection,
+    *,
+    threshold: float | None = None,
+    k: int = 5,
+) -> dict[Path, list[tuple[Path, float]]]:
+    """For each image of ``new``, its near-duplicates in ``reference`` (cosine >= the near
+    threshold), without grouping the reference again. Both must use the same encoder."""
+    ref_set = reference.vectors_set()
+    table = new.vectors(model=ref_set.encoder, pooling=ref_set.pooling)
+    if table.vector_set != ref_set.key:
+        from lookalike.errors import NotIndexedError
+
+        raise NotIndexedError(
+            f"{new.root} has no vectors of {ref_set.key}; index it with --model {ref_set.encoder}"
+        )
+    t = default_thresholds(ref_set.encoder).near if threshold is None else float(threshold)
+    out: dict[Path, list[tuple[Path, float]]] = {}
+    for rel, vector in zip(table.paths, table.vectors, strict=True):
+        res = reference.search(vector, k=k, model=ref_set.encoder, pooling=ref_set.pooling)
+        hits = [(m.path, m.score) for m in res if m.score >= t]
+        if hits:
+            out[new.root / rel] = hits
+    return out
+
+
+__all__ = [
+    "CALIBRATED",
+    "TIERS",
+    "DuplicateReport",
+    "Group",
+    "Member",
+    "Pair",
+    "Thresholds",
+    "default_thresholds",
+    "find_duplicates",
+    "find_in_reference",
+    "pair",
+]

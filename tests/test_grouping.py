@@ -1,0 +1,247 @@
+"""Grouping: duplicate tiers, thresholds, keep rule, safe actions, decisions, reference
+look-ups, clusters, and linear memory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagegen import scene, variant
+from lookalike import Collection
+from lookalike.cli.main import main
+from lookalike.errors import LookalikeError
+from lookalike.grouping import apply, find_clusters, find_duplicates, find_in_reference, plan, undo
+from lookalike.grouping.evaluate import pair_scores
+from lookalike.grouping.linkage import link
+from lookalike.results import KnnGraph
+from lookalike.store import Catalog, FileRecord, VectorStore
+
+CLEAR = ["shapes-1", "shapes-2", "shapes-7", "stripes-5"]  # scenes the CNN tells apart
+
+
+@pytest.fixture
+def indexed(photos: Path) -> Path:
+    shutil.copyfile(photos / "shapes-2.jpg", photos / "copy-of-shapes-2.jpg")
+    with Collection.open(photos) as col:
+        col.index(workers=1)
+    return photos
+
+
+def _names(group) -> set[str]:  # type: ignore[no-untyped-def]
+    return {m.path.name for m in group.members}
+
+
+def test_tiers(indexed: Path) -> None:
+    with Collection.open(indexed) as col:
+        report = find_duplicates(col)
+    exact = report.tier("exact")
+    assert [_names(g) for g in exact] == [{"shapes-2.jpg", "copy-of-shapes-2.jpg"}]
+    near = report.tier("near")
+    for name in CLEAR:
+        variants = {f"{name}-cropped.png", f"{name}-resized.png"}
+        group = next(g for g in near if variants <= _names(g))
+        assert _names(group) - variants in ({f"{name}.jpg"}, {"copy-of-shapes-2.jpg"})
+        assert group.keep.path.suffix == ".jpg"  # the full-size original is kept
+        assert len(group.similarities) == 3 and all(s >= 0.80 for *_, s in group.similarities)
+    # Look-alikes join different pictures, never only one near-duplicate group.
+    near_sets = [_names(g) for g in near]
+    for g in report.tier("similar"):
+        assert _names(g) not in near_sets and len(g.members) >= 2
+    assert report.thresholds.near == 0.80 and report.encoder == "efficientnet-lite0"
+
+
+def test_threshold_override(indexed: Path) -> None:
+    with Collection.open(indexed) as col:
+        strict = find_duplicates(col, threshold=0.9999, similar_threshold=0.9999)
+        loose = find_duplicates(col, threshold=0.3)
+    assert not strict.tier("near") and len(strict.tier("exact")) == 1
+    with Collection.open(indexed) as col:
+        default = find_duplicates(col)
+    biggest = max(len(g.members) for g in default.tier("near"))
+    assert max(len(g.members) for g in loose.tier("near")) > biggest
+    assert loose.thresholds.near == 0.3
+
+
+def test_chains_are_split_by_complete_linkage() -> None:
+    # a ~ b ~ c in a chain, but a and c far apart: edges alone would join all three.
+    angles = np.radians([0.0, 20.0, 40.0])  # cos 20 deg = 0.94, cos 40 deg = 0.77
+    v = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    sims = v @ v.T
+    graph = KnnGraph(
+        np.array([1, 2, 3]),
+        np.array([[2, 3], [1, 3], [2, 1]]),
+        np.array(
+            [[sims[0, 1], sims[0, 2]], [sims[1, 0], sims[1, 2]], [sims[2, 1], sims[2, 0]]],
+            np.float32,
+        ),
+    )
+    t = 0.9
+    assert sims[0, 1] > t and sims[1, 2] > t and sims[0, 2] < t
+    assert link(graph, t) == [[1, 2, 3]]  # components alone chain
+    groups = link(graph, t, vectors=lambda ids: v[[i - 1 for i in ids]])
+    assert all(len(g) == 2 for g in groups) and len(groups) == 1
+
+
+def test_decisions_persist(indexed: Path) -> None:
+    with Collection.open(indexed) as col:
+        before = find_duplicates(col)
+        group = next(g for g in before.tier("near") if "shapes-7-cropped.png" in _names(g))
+        assert col.mark_not_duplicates([m.path for m in group.members]) == 3
+    with Collection.open(indexed) as col:  # a later run, a new process's view
+        after = find_duplicates(col)
+    for g in after.tier("near") + after.tier("similar"):
+        assert len(_names(g) & {m.path.name for m in group.members}) <= 1
+
+
+def test_actions_dry_run_move_link_undo(indexed: Path, tmp_path: Path) -> None:
+    with Collection.open(indexed) as col:
+        report = find_duplicates(col)
+        db = col.db
+    target = tmp_path / "review"
+    actions = plan(report, move_to=target)
+    assert actions and not target.exists()  # planning moves nothing
+    kept = {g.keep.path for g in report.groups if g.tier in ("exact", "near")}
+    assert not {Path(a.src) for a in actions} & kept
+    journal = apply(actions, db)
+    assert journal.exists()
+    for a in actions:
+        assert Path(a.dst).exists() and not Path(a.src).exists()
+        assert Path(a.dst).relative_to(target) == Path(a.src).relative_to(indexed)
+    _, undone = undo(db)
+    assert len(undone) == len(actions)
+    assert all(Path(a.src).exists() and not Path(a.dst).exists() for a in actions)
+
+    links = plan(report, link_to=tmp_path / "links")
+    apply(links, db)
+    assert all(Path(a.dst).is_symlink() and Path(a.src).exists() for a in links)
+    undo(db)
+    assert not any(Path(a.dst).is_symlink() for a in links)
+    with pytest.raises(LookalikeError, match="inside the collection"):
+        plan(report, move_to=indexed / "dups")
+
+
+def test_against_reference(indexed: Path, tmp_path: Path) -> None:
+    new = tmp_path / "incoming"
+    new.mkdir()
+    variant(scene("shapes", 7), "flipped").save(new / "flipped-7.png")
+    scene("shapes", 1234).save(new / "unrelated.png")
+    with Collection.open(new) as col:
+        col.index(workers=1)
+        with Collection.open(indexed) as ref:
+            found = find_in_reference(col, ref)
+    assert set(found) == {new / "flipped-7.png"}
+    assert any(p.name.startswith("shapes-7") for p, _ in found[new / "flipped-7.png"])
+
+
+def test_clusters(indexed: Path) -> None:
+    with Collection.open(indexed) as col:
+        fixed = find_clusters(col, k=4)
+        auto = find_clusters(col)
+        dense = find_clusters(col, algo="hdbscan", min_cluster_size=2)
+    assert fixed.k == 4 and len(fixed.clusters) == 4
+    assert sum(len(c.members) for c in fixed.clusters) == 25
+    assert all(c.medoid in c.members for c in fixed.clusters)
+    assert 2 <= auto.k <= 5 and "silhouette" in auto.criterion
+    assert sum(len(c.members) for c in dense.clusters) == 25
+
+
+def test_pair_scores_by_hand() -> None:
+    s = pair_scores([["a", "b", "c"]], [["a", "b"], ["c", "d"]])
+    assert (s.predicted_pairs, s.true_pairs) == (3, 2)
+    assert s.precision == pytest.approx(1 / 3) and s.recall == pytest.approx(1 / 2)
+    assert s.f1 == pytest.approx(0.4)
+
+
+def _fake_collection(root: Path, n: int, dim: int) -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(n // 4, dim))
+    x = (centres[np.arange(n) // 4] + 0.05 * rng.normal(size=(n, dim))).astype(np.float32)
+    cat = Catalog(root / ".lookalike" / "catalog.db")
+    vset = cat.ensure_set(
+        key="fake|avg|8|v",
+        encoder="fake",
+        version="v",
+        pooling="avg",
+        image_size=8,
+        dim=dim,
+        options={},
+    )
+    shard = VectorStore(root / ".lookalike" / "vectors").write_shard(vset.id, x)
+    cat.record(
+        [
+            FileRecord(f"f{i:06d}.jpg", 1, 1, sha256=f"h{i}", width=8, height=8, format="JPEG")
+            for i in range(n)
+        ],
+        set_id=vset.id,
+        shard=shard,
+    )
+    cat.close()
+
+
+def test_grouping_memory_is_linear(tmp_path: Path) -> None:
+    """30,000 vectors: an all-pairs matrix would need 3.6 GB; grouping stays far below."""
+    n = 30_000
+    _fake_collection(tmp_path, n, 16)
+    with Collection.open(tmp_path) as col:
+        tracemalloc.start()
+        report = find_duplicates(col, threshold=0.98, similar_threshold=0.98)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    sizes = [len(g.members) for g in report.tier("near")]
+    assert len(sizes) > n // 8 and max(sizes) <= 4  # quadruplets found, not chained
+
+
+def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_csv, out_html, grids = tmp_path / "g.csv", tmp_path / "g.html", tmp_path / "grids"
+    assert (
+        main(
+            [
+                "group",
+                str(indexed),
+                "--csv",
+                str(out_csv),
+                "--html",
+                str(out_html),
+                "--grid",
+                str(grids),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "Exact copies: 1 groups" in text and "keep" in text
+    assert out_csv.read_text().count("\n") > 5 and "<img" in out_html.read_text()
+    assert len(list(grids.glob("*.png"))) >= 3
+
+    assert main(["group", str(indexed), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["thresholds"]["near"] == 0.8 and data["groups"][0]["tier"] == "exact"
+
+    review = tmp_path / "review"
+    assert main(["group", str(indexed), "--move-to", str(review)]) == 0
+    assert "dry run" in capsys.readouterr().out and not review.exists()
+    assert main(["group", str(indexed), "--move-to", str(review), "--apply"]) == 0
+    assert review.exists() and "undo with" in capsys.readouterr().out
+    assert main(["undo", str(indexed)]) == 0
+    assert "undid" in capsys.readouterr().out and not any(review.rglob("*.jpg"))
+
+    assert (
+        main(
+            [
+                "not-duplicates",
+                str(indexed),
+                str(indexed / "shapes-1.jpg"),
+                str(indexed / "variants" / "shapes-1-resized.png"),
+            ]
+        )
+        == 0
+    )
+    assert "recorded 1 pairs" in capsys.readouterr().out
+    assert main(["group", str(indexed), "--mode", "clusters", "--k", "3"]) == 0
+    assert "3 clusters" in capsys.readouterr().out
