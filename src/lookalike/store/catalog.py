@@ -140,7 +140,8 @@ class Catalog:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         self._writes = 0  # our own commits: PRAGMA data_version counts only others'
-        self._sets_cache: tuple[tuple[int, int], list[VectorSetRow]] | None = None
+        self._cache: dict[str, Any] = {}
+        self._cache_version: tuple[int, int] | None = None
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self._db.execute(
@@ -176,6 +177,7 @@ class Catalog:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._writes += 1  # reads cached inside the transaction are stale now
 
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
@@ -323,20 +325,31 @@ class Catalog:
         Cached until the database changes (ours or another process's commit), so a search
         pays for no count over the whole embeddings table.
         """
-        version = (self._db.execute("PRAGMA data_version").fetchone()[0], self._writes)
-        if self._sets_cache is not None and self._sets_cache[0] == version:
-            return self._sets_cache[1]
+        return self._cached("sets", self._load_vector_sets)
+
+    def _version(self) -> tuple[int, int]:
+        """Changes whenever the database does: another connection's commit or ours."""
+        return (self._db.execute("PRAGMA data_version").fetchone()[0], self._writes)
+
+    def _cached(self, key: str, load: Any) -> Any:
+        """Small, hot reads (the set list, index choices) kept until the database changes."""
+        version = self._version()
+        if self._cache_version != version:
+            self._cache, self._cache_version = {}, version
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def _load_vector_sets(self) -> list[VectorSetRow]:
         cur = self._db.execute(
             "SELECT s.id, s.key, s.encoder, s.version, s.pooling, s.image_size, s.dim, s.options, "
             "s.updated_at, (SELECT COUNT(*) FROM embeddings e WHERE e.set_id = s.id) "
             "FROM vector_sets s ORDER BY s.updated_at DESC, s.id DESC"
         )
-        sets = [
+        return [
             VectorSetRow(i, k, e, v, p, s, d, json.loads(o), u, n)
             for i, k, e, v, p, s, d, o, u, n in cur
         ]
-        self._sets_cache = (version, sets)
-        return sets
 
     def embedded_file_ids(self, set_id: int) -> set[int]:
         """Ids of the files that have a vector in this set."""
@@ -361,10 +374,14 @@ class Catalog:
 
     def index_config(self, set_id: int) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
         """(kind, options, stats) chosen for a set's search index, if any."""
-        r = self._db.execute(
-            "SELECT kind, options, stats FROM index_config WHERE set_id=?", (set_id,)
-        ).fetchone()
-        return (r[0], json.loads(r[1]), json.loads(r[2])) if r else None
+
+        def load() -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+            r = self._db.execute(
+                "SELECT kind, options, stats FROM index_config WHERE set_id=?", (set_id,)
+            ).fetchone()
+            return (r[0], json.loads(r[1]), json.loads(r[2])) if r else None
+
+        return self._cached(f"index_config-{set_id}", load)
 
     def set_index_config(
         self, set_id: int, kind: str, options: dict[str, Any], stats: dict[str, Any]

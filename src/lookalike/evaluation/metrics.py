@@ -1,0 +1,160 @@
+"""Retrieval metrics on plain arrays: every item is a query against all the others.
+
+Independent of how the vectors were made: give vectors and labels (or rankings and
+labels) and get P@k (the origin report's measure), recall@k, average precision over the
+full ranking, and R-precision, per query, with means, bootstrap intervals and a per-class
+breakdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.index import create_index, normalize
+
+
+@dataclass(frozen=True)
+class QueryScores:
+    """Per-query metrics, aligned with the queries."""
+
+    precision_at_k: NDArray[np.float64]
+    recall_at_k: NDArray[np.float64]
+    average_precision: NDArray[np.float64]
+    r_precision: NDArray[np.float64]
+    relevant: NDArray[np.int64]  # how many other items share the query's label
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean of one metric with its bootstrap 95% interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything ``evaluate`` measured for one configuration."""
+
+    k: int
+    queries: int  # queries scored: those with at least one relevant item
+    summary: dict[str, Summary]
+    per_class: dict[str, dict[str, float]]
+    scores: QueryScores
+    rankings: NDArray[np.int64] = field(repr=False)  # top-k neighbours of each query
+
+    @property
+    def headline(self) -> str:
+        """P@k, unless groups are too small for it to mean much (then mAP)."""
+        small = float(np.median(self.scores.relevant)) < self.k
+        return "mAP" if small else f"P@{self.k}"
+
+
+def score_ranking(ranked_relevance: NDArray[np.bool_], relevant: int, k: int) -> tuple[
+    float, float, float, float
+]:
+    """(P@k, recall@k, AP, R-precision) of one query's ranking (True = same label)."""
+    rel = np.asarray(ranked_relevance, dtype=bool)
+    hits_k = int(rel[:k].sum())
+    p_at_k = hits_k / k
+    r_at_k = hits_k / relevant if relevant else 0.0
+    if relevant == 0:
+        return p_at_k, r_at_k, 0.0, 0.0
+    positions = np.flatnonzero(rel) + 1
+    ap = float((np.arange(1, len(positions) + 1) / positions).sum() / relevant)
+    r_prec = float(rel[:relevant].sum() / relevant)
+    return p_at_k, r_at_k, ap, r_prec
+
+
+def rankings(
+    vectors: NDArray[np.float32], metric: str = "cosine", *, batch: int = 512
+) -> Iterator[tuple[int, NDArray[np.int64]]]:
+    """Full exact rankings (self excluded), a batch of queries at a time: memory is
+    batch x n, never n x n. Ties keep the lower index first."""
+    x = normalize(vectors) if metric == "cosine" else np.asarray(vectors, np.float32)
+    sq = (x * x).sum(axis=1)
+    n = len(x)
+    for s in range(0, n, batch):
+        q = x[s : s + batch]
+        if metric == "cosine":
+            score = -(q @ x.T)
+        else:
+            score = sq[s : s + batch, None] - 2 * (q @ x.T) + sq[None, :]
+        score[np.arange(len(q)), np.arange(s, s + len(q))] = np.inf  # never itself
+        order = np.argsort(score, axis=1, kind="stable")[:, : n - 1]
+        yield s, order
+
+
+def index_rankings(
+    vectors: NDArray[np.float32], metric: str, kind: str, depth: int, **opts: object
+) -> Iterator[tuple[int, NDArray[np.int64]]]:
+    """Top-``depth`` rankings from an approximate index (self excluded; -1 pads)."""
+    n = len(vectors)
+    index = create_index(kind, vectors.shape[1], metric, **opts)
+    index.add(np.arange(n, dtype=np.int64), vectors)
+    for s in range(0, n, 1024):
+        hits = index.search(vectors[s : s + 1024], min(n, depth + 1)).ids
+        out = np.full((len(hits), depth), -1, np.int64)
+        for r, row in enumerate(hits):
+            row = row[(row != s + r) & (row >= 0)][:depth]
+            out[r, : len(row)] = row
+        yield s, out
+
+
+def bootstrap(values: NDArray[np.float64], *, rounds: int = 1000, seed: int = 0) -> Summary:
+    """Mean and percentile-bootstrap 95% interval over queries."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return Summary(0.0, 0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (rounds, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return Summary(float(values.mean()), float(lo), float(hi))
+
+
+def evaluate(
+    vectors: NDArray[np.float32],
+    labels: Sequence[str],
+    *,
+    k: int = 8,
+    metric: str = "cosine",
+    index: str = "exact",
+    index_options: dict[str, object] | None = None,
+) -> Evaluation:
+    """Every item queries all the others; metrics over labels (same label = relevant)."""
+    labels_arr = np.asarray(labels)
+    n = len(labels_arr)
+    if n != len(vectors):
+        raise ValueError("one label per vector")
+    _, codes = np.unique(labels_arr, return_inverse=True)
+    counts = np.bincount(codes)
+    relevant = counts[codes] - 1
+    p, r, ap, rp = (np.zeros(n) for _ in range(4))
+    top = np.full((n, k), -1, np.int64)
+    stream = (
+        rankings(vectors, metric)
+        if index == "exact"
+        else index_rankings(vectors, metric, index, max(k, 100), **(index_options or {}))
+    )
+    for s, order in stream:
+        for row, ranked in enumerate(order):
+            qi = s + row
+            ranked = ranked[ranked >= 0]
+            rel = codes[ranked] == codes[qi]
+            p[qi], r[qi], ap[qi], rp[qi] = score_ranking(rel, int(relevant[qi]), k)
+            top[qi, : min(k, len(ranked))] = ranked[:k]
+    scores = QueryScores(p, r, ap, rp, relevant.astype(np.int64))
+    names = {f"P@{k}": p, f"recall@{k}": r, "mAP": ap, "R-precision": rp}
+    # A query with nothing relevant (a class of one) cannot be answered: it is left out.
+    answerable = relevant > 0
+    summary = {name: bootstrap(v[answerable]) for name, v in names.items()}
+    per_class = {
+        str(label): {name: float(v[labels_arr == label].mean()) for name, v in names.items()}
+        for label in np.unique(labels_arr[answerable])
+    }
+    return Evaluation(k, int(answerable.sum()), summary, per_class, scores, top)
