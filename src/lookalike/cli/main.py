@@ -8,7 +8,14 @@ import sys
 
 import typer
 
-from lookalike.cli import demo_cmd, group_cmd, index_cmd, info_cmd, search_cmd
+from lookalike.cli import (
+    demo_cmd,
+    evaluate_cmd,
+    group_cmd,
+    index_cmd,
+    info_cmd,
+    search_cmd,
+)
 from lookalike.cli.console import err
 from lookalike.errors import ImageDecodeError, LookalikeError
 
@@ -19,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (index_cmd, search_cmd, group_cmd, info_cmd, demo_cmd):
+for module in (index_cmd, search_cmd, group_cmd, evaluate_cmd, info_cmd, demo_cmd):
     module.register(app)
 
 

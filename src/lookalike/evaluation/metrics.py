@@ -55,9 +55,9 @@ class Evaluation:
         return "mAP" if small else f"P@{self.k}"
 
 
-def score_ranking(ranked_relevance: NDArray[np.bool_], relevant: int, k: int) -> tuple[
-    float, float, float, float
-]:
+def score_ranking(
+    ranked_relevance: NDArray[np.bool_], relevant: int, k: int
+) -> tuple[float, float, float, float]:
     """(P@k, recall@k, AP, R-precision) of one query's ranking (True = same label)."""
     rel = np.asarray(ranked_relevance, dtype=bool)
     hits_k = int(rel[:k].sum())

@@ -1,0 +1,125 @@
+"""``lookalike evaluate DIR`` and ``lookalike datasets list|fetch``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lookalike.cli.console import index_progress, out
+from lookalike.collection import Collection
+from lookalike.datasets import fetch_dataset, list_datasets
+from lookalike.evaluation.grid import (
+    METRIC_NAMES,
+    bar_chart,
+    query_sheets,
+    read_groups,
+    run_grid,
+    to_csv,
+    to_markdown,
+)
+from lookalike.store import write_bytes_atomic
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the app."""
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        folder: Annotated[Path, typer.Argument(help="Labelled collection: class = sub-folder.")],
+        models: Annotated[str, typer.Option("--model", "-m", help="Comma-separated encoders.")] = (
+            "efficientnet-lite0"
+        ),
+        poolings: Annotated[str, typer.Option("--pooling", help="avg,max,flatten")] = "avg",
+        metrics: Annotated[str, typer.Option("--metric", help="cosine,euclidean")] = "cosine",
+        indexes: Annotated[str, typer.Option("--index", help="exact,hnsw,ivf,lsh,...")] = "exact",
+        k: Annotated[int, typer.Option("-k", "--k", min=1, help="k of P@k and recall@k.")] = 8,
+        groups: Annotated[
+            Path | None, typer.Option(help="JSON or CSV mapping image path to its group.")
+        ] = None,
+        out_dir: Annotated[
+            Path | None, typer.Option("--out", help="Write table.md, table.csv, chart and grids.")
+        ] = None,
+        per_class: Annotated[bool, typer.Option(help="Show the per-class breakdown.")] = False,
+    ) -> None:
+        """Measure retrieval quality: every image queries all the others."""
+        mapping = read_groups(groups) if groups else None
+        with Collection.open(folder) as col, index_progress() as tick:
+            rows = run_grid(
+                col,
+                models=_split(models),
+                poolings=_split(poolings),
+                metrics=_split(metrics),
+                indexes=_split(indexes),
+                k=k,
+                groups=mapping,
+                progress=tick,
+            )
+        names = [n.format(k=k) for n in METRIC_NAMES]
+        table = Table(
+            title=f"retrieval quality on {folder} (mean [95% interval])", title_justify="left"
+        )
+        for col_name in ("model", "embedding", "metric", "index", "queries", *names):
+            table.add_column(col_name, justify="left" if col_name == "model" else "right")
+        for r in rows:
+            s = r.evaluation.summary
+            table.add_row(
+                r.config.model,
+                r.config.pooling or "-",
+                r.config.metric,
+                r.config.index,
+                f"{r.evaluation.queries:,}",
+                *[f"{s[n].mean:.3f} [{s[n].low:.3f}, {s[n].high:.3f}]" for n in names],
+            )
+        out.print(table)
+        if per_class:
+            for r in rows:
+                out.print(f"\n[bold]{r.config.label}[/] per class:", highlight=False)
+                for label, vals in r.evaluation.per_class.items():
+                    shown = "  ".join(f"{n} {vals[n]:.3f}" for n in names)
+                    out.print(f"  {label:<20} {shown}", highlight=False)
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(out_dir / "table.md", to_markdown(rows).encode())
+            write_bytes_atomic(out_dir / "table.csv", to_csv(rows).encode())
+            bar_chart(rows, out_dir / "chart.png")
+            for i, r in enumerate(rows, 1):
+                query_sheets(r, Path(folder).resolve(), out_dir / f"queries-{i:02d}.png")
+            out.print(
+                f"wrote table.md, table.csv, chart.png and {len(rows)} query sheets to {out_dir}",
+                highlight=False,
+            )
+
+    datasets = typer.Typer(help="Labelled collections for evaluation.", no_args_is_help=True)
+    app.add_typer(datasets, name="datasets")
+
+    @datasets.command("list")
+    def datasets_list() -> None:
+        """The collections ``datasets fetch`` can write."""
+        table = Table()
+        for name in ("name", "what", "from"):
+            table.add_column(name)
+        for d in list_datasets():
+            table.add_row(d.name, d.description, d.source)
+        out.print(table)
+
+    @datasets.command("fetch")
+    def datasets_fetch(
+        name: Annotated[str, typer.Argument(help="See: lookalike datasets list")],
+        folder: Annotated[Path, typer.Argument(help="Where to write CLASS/IMAGE files.")],
+        max_per_class: Annotated[
+            int | None, typer.Option(help="Keep at most this many images a class.")
+        ] = None,
+        split: Annotated[str, typer.Option(help="Fashion-MNIST: t10k or train.")] = "t10k",
+    ) -> None:
+        """Write a labelled collection as FOLDER/<class>/<image>."""
+        got = fetch_dataset(name, folder, max_per_class=max_per_class, split=split)
+        out.print(
+            f"{got.images:,} images in {got.classes:,} classes in {got.root}", highlight=False
+        )
