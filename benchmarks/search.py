@@ -36,12 +36,21 @@ K = 10
 NOISE = 1.5
 SETTINGS: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = [
     ("exact", {}, [{}]),
-    ("hnsw", {"M": 32}, [{"ef_search": 32}, {"ef_search": 64}, {"ef_search": 128}]),
-    ("ivf", {"nlist": 4096}, [{"nprobe": 16}, {"nprobe": 64}]),
+    (
+        "hnsw",
+        {"M": 32},
+        [{"ef_search": 32}, {"ef_search": 64}, {"ef_search": 128}, {"ef_search": 256}],
+    ),
+    ("ivf", {"nlist": 4096}, [{"nprobe": 8}, {"nprobe": 16}, {"nprobe": 64}]),
     (
         "ivfpq",
         {"nlist": 4096, "m": 32},
-        [{"nprobe": 32, "rerank": 10}, {"nprobe": 64, "rerank": 10}],
+        [{"nprobe": 32, "rerank": 10}, {"nprobe": 32, "rerank": 50}],
+    ),
+    (
+        "ivfpq",
+        {"nlist": 4096, "m": 64},
+        [{"nprobe": 32, "rerank": 10}, {"nprobe": 32, "rerank": 30}],
     ),
     ("lsh", {"nbits": 512}, [{"rerank": 50}]),
 ]
@@ -135,7 +144,7 @@ def main() -> None:
             if kind in ("ivfpq", "lsh"):  # re-rank vectors stay memory-mapped on disk
                 from lookalike.index.base import VectorIndex
 
-                index = VectorIndex.load(index.save(tmp / kind))
+                index = VectorIndex.load(index.save(tmp / f"{kind}-{len(list(tmp.iterdir()))}"))
             mem = index.memory_bytes / 1e6
             for opts in query_opts:
                 for key, value in opts.items():

@@ -356,7 +356,12 @@ class Collection:
     def _pick_set(self, model: str | None, pooling: str | None) -> VectorSetRow:
         sets = [s for s in self._open_catalog(create=False).vector_sets() if s.count]
         if model:
-            sets = [s for s in sets if s.encoder == model]
+            from lookalike.training.runs import resolve_model
+
+            name, opts = resolve_model(model, self.db)
+            sets = [s for s in sets if s.encoder == name]
+            if "checkpoint" in opts:
+                sets = [s for s in sets if s.options.get("checkpoint") == opts["checkpoint"]]
         if pooling:
             sets = [s for s in sets if s.pooling == pooling]
         if not sets:

@@ -15,6 +15,7 @@ from lookalike.config import DEFAULT_ENCODER
 from lookalike.encoders import create_encoder
 from lookalike.index.milvus import TOKEN_ENV
 from lookalike.results import IndexReport
+from lookalike.training.runs import resolve_model
 
 SHOW_SKIPPED = 15
 
@@ -144,7 +145,8 @@ def register(app: typer.Typer) -> None:
             opts["image_size"] = image_size
         if not quiet:
             err.print(f"Loading encoder {model}…", highlight=False)
-        encoder = create_encoder(model, **opts)
+        name, resolved = resolve_model(model, col.db)
+        encoder = create_encoder(name, **resolved, **opts)
         kind, index_options = index_choice(index, index_opt or [], backend, uri, token)
         with col, index_progress(enabled=not quiet) as tick:
             report = col.index(

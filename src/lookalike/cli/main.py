@@ -15,6 +15,7 @@ from lookalike.cli import (
     index_cmd,
     info_cmd,
     search_cmd,
+    train_cmd,
 )
 from lookalike.cli.console import err
 from lookalike.errors import ImageDecodeError, LookalikeError
@@ -26,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (index_cmd, search_cmd, group_cmd, evaluate_cmd, info_cmd, demo_cmd):
+for module in (index_cmd, search_cmd, group_cmd, train_cmd, evaluate_cmd, info_cmd, demo_cmd):
     module.register(app)
 
 

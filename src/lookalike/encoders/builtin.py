@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from lookalike.encoders.autoencoder import AutoencoderEncoder
 from lookalike.encoders.efficientnet import EfficientNetLiteEncoder
 from lookalike.encoders.handcrafted import AverageRGBEncoder, ColorHistogramEncoder
 from lookalike.encoders.registry import register_encoder
@@ -28,6 +29,13 @@ def register() -> None:
         "color-histogram",
         ColorHistogramEncoder,
         description="joint RGB histogram, 8 levels per channel (512-d); no weights",
+        replace=True,
+    )
+    register_encoder(
+        "autoencoder",
+        AutoencoderEncoder,
+        description="one of the report's four autoencoders trained with `lookalike train` "
+        "(--model PATH/best.pt or a run name); flatten, max or avg of the latent",
         replace=True,
     )
     register_encoder(

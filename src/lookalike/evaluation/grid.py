@@ -74,14 +74,12 @@ def read_groups(path: Path) -> dict[str, str]:
     return {r[0]: r[1] for r in rows if len(r) >= 2 and r[0] != "path"}
 
 
-def _poolings(model: str, poolings: Sequence[str]) -> list[str | None]:
-    """The poolings a model takes (hand-crafted encoders take none)."""
+def _poolings(name: str, opts: dict[str, object], poolings: Sequence[str]) -> list[str | None]:
+    """The poolings an encoder takes (hand-crafted encoders take none)."""
     try:
-        create_encoder(model, pooling=poolings[0]) if poolings else None
+        create_encoder(name, **opts, pooling=poolings[0]) if poolings else None
     except UnknownEncoderError:
         return [None]
-    except Exception:
-        pass
     return list(poolings) or [None]
 
 
@@ -98,11 +96,16 @@ def run_grid(
 ) -> list[GridRow]:
     """Score every configuration. Vectors already in the catalogue are reused; only
     missing (encoder, pooling) pairs are embedded, once each."""
+    from lookalike.training.runs import resolve_model
+
     rows: list[GridRow] = []
     for model in models:
-        for pooling in _poolings(model, poolings):
-            opts = {"pooling": pooling} if pooling else {}
-            col.index(create_encoder(model, **opts), progress=progress)
+        name, base = resolve_model(model, col.db)
+        for pooling in _poolings(name, base, poolings):
+            opts = {**base, "pooling": pooling} if pooling else dict(base)
+            encoder = create_encoder(name, **opts)
+            scheduler = str(getattr(encoder, "training", {}).get("scheduler") or "-")
+            col.index(encoder, progress=progress)
             table = col.vectors(model=model, pooling=pooling)
             keep, labels = labels_for(table.paths, groups)
             vectors = table.vectors[keep]
@@ -110,7 +113,8 @@ def run_grid(
             for metric in metrics:
                 for kind in indexes:
                     ev = evaluate(vectors, labels, k=k, metric=metric, index=kind)
-                    rows.append(GridRow(Config(model, pooling, metric, kind), ev, paths, labels))
+                    config = Config(model, pooling, metric, kind, scheduler)
+                    rows.append(GridRow(config, ev, paths, labels))
     return rows
 
 

@@ -1,0 +1,160 @@
+"""``lookalike train DIR`` and ``lookalike models DIR``: the report's autoencoders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lookalike.cli.console import err, out
+from lookalike.collection import Collection
+from lookalike.config import DB_DIRNAME
+from lookalike.training.runs import list_runs, models_dir, new_run_name
+from lookalike.training.trainer import TrainConfig, Trainer, TrainProgress
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the app."""
+
+    @app.command("train")
+    def train(
+        folder: Annotated[Path, typer.Argument(help="Folder of images to learn from.")],
+        arch: Annotated[str, typer.Option(help="model1, model2, model3 or model4.")] = "model2",
+        epochs: Annotated[int, typer.Option(min=1)] = 40,
+        batch_size: Annotated[int, typer.Option(min=1)] = 32,
+        lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+        image_size: Annotated[
+            int, typer.Option(help="Square input size (112 or 96 on CPUs).")
+        ] = 224,
+        val_split: Annotated[float, typer.Option(help="Share held out for validation.")] = 0.1,
+        seed: Annotated[int, typer.Option()] = 0,
+        scheduler: Annotated[
+            str, typer.Option(help="none, cosine, cosine-warm-restarts or plateau.")
+        ] = "none",
+        t0: Annotated[int, typer.Option(help="Warm-restart cycle in epochs (5 or 10).")] = 10,
+        loss: Annotated[str, typer.Option(help="mse or ssim (1 - SSIM).")] = "mse",
+        name: Annotated[str | None, typer.Option(help="Run name (default from settings).")] = None,
+        resume: Annotated[
+            bool, typer.Option(help="Continue the run NAME (or the latest).")
+        ] = False,
+        plain: Annotated[
+            bool, typer.Option(help="No channels-last / bf16 (a plain fp32 eager loop).")
+        ] = False,
+        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+    ) -> None:
+        """Train one of the origin report's autoencoders on FOLDER's images."""
+        col = Collection.open(folder, db=db)
+        cfg = TrainConfig(
+            arch=arch,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            image_size=image_size,
+            val_split=val_split,
+            seed=seed,
+            scheduler=scheduler,
+            t0=t0,
+            loss=loss,
+            fast=not plain,
+        )
+        try:
+            cfg.check()
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        if resume:
+            runs = list_runs(col.db)
+            chosen = name or (runs[0].name if runs else None)
+            if chosen is None or not (models_dir(col.db) / chosen / "last.pt").exists():
+                raise typer.BadParameter(
+                    f"no run to resume in {models_dir(col.db)}", param_hint="--resume"
+                )
+            run_name = chosen
+        else:
+            base = name or f"{arch}-{image_size}px-{scheduler}-{loss}"
+            run_name = new_run_name(col.db, base)
+        run = models_dir(col.db) / run_name
+        trainer = Trainer(col.root, run, cfg, exclude=(col.db, col.root / DB_DIRNAME))
+        err.print(
+            f"Training {arch} on {col.root} ({trainer.device.type}"
+            f"{', bf16 autocast' if trainer.bf16 else ''}) into {run}",
+            highlight=False,
+        )
+        columns = (
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} batches"),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("{task.fields[rate]:.1f} img/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("train", total=1, epoch="-", loss=0.0, rate=0.0)
+
+            def tick(p: TrainProgress) -> None:
+                bar.update(
+                    task,
+                    completed=p.batch,
+                    total=p.batches,
+                    epoch=f"{p.epoch}/{p.epochs}",
+                    loss=p.loss,
+                    rate=p.images_per_second,
+                )
+
+            report = trainer.fit(resume=resume, progress=tick)
+        for h in report.history[-5:]:
+            val = f"{h.val_loss:.5f}" if h.val_loss is not None else "-"
+            out.print(
+                f"epoch {h.epoch}: train {h.train_loss:.5f}, validation {val}, "
+                f"lr {h.lr:.2e}, {h.seconds:.1f} s ({h.images_per_second:.1f} img/s)",
+                highlight=False,
+            )
+        best = (
+            f"best validation loss {report.best_val_loss:.5f} (epoch {report.best_epoch})"
+            if report.best_val_loss is not None
+            else "no epoch finished"
+        )
+        out.print(
+            f"{report.images:,} images, {len(report.skipped)} skipped; {best}", highlight=False
+        )
+        out.print(
+            f"run {run_name}: {run / 'best.pt'}, loss curve {run / 'loss.png'}", highlight=False
+        )
+        out.print(
+            f"use it: lookalike index {col.root} --model {run_name} --pooling flatten",
+            highlight=False,
+        )
+
+    @app.command("models")
+    def models(
+        folder: Annotated[Path, typer.Argument(help="The collection.")] = Path("."),
+        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+    ) -> None:
+        """List the autoencoders trained on this collection."""
+        col = Collection.open(folder, db=db)
+        runs = list_runs(col.db)
+        if not runs:
+            out.print(
+                f"no trained models in {models_dir(col.db)}; train one with "
+                f"lookalike train {col.root}",
+                highlight=False,
+            )
+            return
+        table = Table(title=f"trained models in {models_dir(col.db)}", title_justify="left")
+        for c in ("name", "arch", "size", "scheduler", "loss", "epochs", "best val loss"):
+            table.add_column(c, justify="left" if c in ("name", "arch") else "right")
+        for r in runs:
+            best = f"{r.best_val_loss:.5f} (epoch {r.best_epoch})" if r.best_val_loss else "-"
+            table.add_row(
+                r.name,
+                r.arch,
+                str(r.image_size),
+                r.scheduler,
+                r.loss,
+                f"{r.epochs_done}/{r.epochs}",
+                best,
+            )
+        out.print(table)

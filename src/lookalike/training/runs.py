@@ -1,0 +1,97 @@
+"""Training runs kept in a collection (``DIR/.lookalike/models/<name>/``), and how a
+``--model`` value names an encoder: a registered name, a checkpoint file, a run name,
+or ``ARCH@RUN``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lookalike.errors import UnknownEncoderError
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A trained model as ``lookalike models`` lists it."""
+
+    name: str
+    path: Path
+    arch: str
+    image_size: int
+    scheduler: str
+    loss: str
+    epochs_done: int
+    epochs: int
+    best_val_loss: float | None
+    best_epoch: int | None
+
+
+def models_dir(db: Path) -> Path:
+    """Where a collection keeps its training runs."""
+    return Path(db) / "models"
+
+
+def new_run_name(db: Path, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever is free."""
+    name, n = base, 1
+    while (models_dir(db) / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def list_runs(db: Path) -> list[RunInfo]:
+    """Every run with a config, newest first."""
+    out = []
+    folder = models_dir(db)
+    for run in sorted(
+        folder.iterdir() if folder.is_dir() else [], key=lambda p: -p.stat().st_mtime
+    ):
+        cfg_file = run / "config.json"
+        if not cfg_file.exists():
+            continue
+        cfg = json.loads(cfg_file.read_text())
+        hist = (
+            json.loads((run / "history.json").read_text())
+            if (run / "history.json").exists()
+            else []
+        )
+        scored = [
+            (h["val_loss"] if h["val_loss"] is not None else h["train_loss"], h["epoch"])
+            for h in hist
+        ]
+        best = min(scored) if scored else None
+        out.append(
+            RunInfo(
+                run.name,
+                run,
+                cfg["arch"],
+                cfg["image_size"],
+                cfg["scheduler"],
+                cfg["loss"],
+                len(hist),
+                cfg["epochs"],
+                best[0] if best else None,
+                best[1] if best else None,
+            )
+        )
+    return out
+
+
+def resolve_model(spec: str, db: Path | None) -> tuple[str, dict[str, Any]]:
+    """(registry name, options) for a ``--model`` value."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return "autoencoder", {"checkpoint": str(path.resolve())}
+    if path.is_dir() and (path / "best.pt").is_file():
+        return "autoencoder", {"checkpoint": str((path / "best.pt").resolve())}
+    run = spec.split("@", 1)[1] if "@" in spec else spec
+    if db is not None:
+        ckpt = models_dir(db) / run / "best.pt"
+        if ckpt.is_file():
+            return "autoencoder", {"checkpoint": str(ckpt.resolve())}
+    if "@" in spec:
+        raise UnknownEncoderError(f"no trained model {run!r} in {models_dir(db) if db else '?'}")
+    return spec, {}
