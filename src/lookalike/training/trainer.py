@@ -204,6 +204,25 @@ class Trainer:
         out = out.float()
         return ssim_loss(out, x) if self.config.loss == "ssim" else F.mse_loss(out, x)
 
+    def prepare(self, model: ConvAutoencoder) -> ConvAutoencoder:
+        """The model on the run's device, channels-last when fast."""
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.config.fast else model
+
+    def batch(self, pixels: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+        """A training batch from cached uint8 pixels."""
+        return self._batch(pixels, rows)
+
+    def step(
+        self, model: ConvAutoencoder, optimizer: torch.optim.Optimizer, x: torch.Tensor
+    ) -> torch.Tensor:
+        """One optimisation step; returns the loss."""
+        optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(model, x)
+        loss.backward()
+        optimizer.step()
+        return loss
+
     def evaluate(self, model: ConvAutoencoder, pixels: np.ndarray, rows: np.ndarray) -> float:
         """Mean loss over ``rows`` without training."""
         model.eval()
@@ -237,9 +256,7 @@ class Trainer:
         val_rows, train_rows = order[:n_val], order[n_val:]
         iters = max(1, math.ceil(len(train_rows) / cfg.batch_size))
 
-        model = ConvAutoencoder(cfg.arch, cfg.image_size).to(self.device)
-        if cfg.fast:
-            model = model.to(memory_format=torch.channels_last)
+        model = self.prepare(ConvAutoencoder(cfg.arch, cfg.image_size))
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         scheduler = make_scheduler(
             cfg.scheduler, optimizer, epochs=cfg.epochs, iters=iters, t0=cfg.t0
@@ -276,10 +293,7 @@ class Trainer:
                     x = pending.result()
                     if b + 1 < len(batches):
                         pending = prefetch.submit(self._batch, cache.pixels, batches[b + 1])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = self._loss(model, x)
-                    loss.backward()
-                    optimizer.step()
+                    loss = self.step(model, optimizer, x)
                     if cfg.scheduler == "cosine-warm-restarts":
                         scheduler.step(epoch + (b + 1) / len(batches))
                     elif cfg.scheduler == "cosine":
