@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -56,10 +55,24 @@ FLUSH_IMAGES = 4096
 
 @dataclass
 class _Loaded:
-    """A vector set's index loaded for search, with the state it was loaded at."""
+    """A vector set's index loaded for search, with the state it was loaded at, and the
+    set's paths by file id (so a search needs no catalogue query)."""
 
     stamp: tuple[float, int, str]
     index: VectorIndex
+    ids: NDArray[np.int64]  # sorted file ids
+    paths: NDArray[np.object_]  # absolute path strings, aligned with ``ids``
+
+    def paths_of(self, ids: list[int]) -> list[str | None]:
+        """Absolute paths of file ids (None for an id this snapshot does not know)."""
+        if not ids:
+            return []
+        n, known = len(self.ids), self.ids
+        pos = known.searchsorted(ids).tolist()
+        return [
+            self.paths[p] if p < n and known[p] == f else None
+            for p, f in zip(pos, ids, strict=True)
+        ]
 
 
 class Collection:
@@ -389,13 +402,15 @@ class Collection:
 
     def _index_for(self, vset: VectorSetRow, metric: str) -> _Loaded:
         catalog = self._open_catalog(create=False)
-        cfg = catalog.index_config(vset.id)
-        stamp = (vset.updated_at, vset.count, json.dumps(cfg[:2] if cfg else None))
+        stamp = (vset.updated_at, vset.count, catalog.index_config_key(vset.id))
         cached = self._loaded.get((vset.id, metric))
         if cached is not None and cached.stamp == stamp:
             return cached
         index, _ = SetIndex(catalog, self._vectors, self.db, vset, metric).open()
-        loaded = _Loaded(stamp, index)
+        ids, rels = catalog.set_paths(vset.id)
+        root = str(self.root)
+        paths = np.array([os.path.join(root, r) for r in rels], dtype=object)
+        loaded = _Loaded(stamp, index, ids, paths)
         self._loaded[(vset.id, metric)] = loaded
         return loaded
 
@@ -465,13 +480,17 @@ class Collection:
         hits = index.search(qvec.reshape(1, -1), k + extra)
         row = zip(hits.scores[0].tolist(), hits.ids[0].tolist(), strict=True)
         pairs = [(sc, f) for sc, f in row if f >= 0]
-        paths = self._open_catalog(create=False).file_paths([f for _, f in pairs])
+        paths = loaded.paths_of([f for _, f in pairs])
+        if None in paths:  # the index knows a file this snapshot does not: ask the catalogue
+            rels = self._open_catalog(create=False).file_paths([f for _, f in pairs])
+            paths = [os.path.join(self.root, r) for r in rels]
+        skip = os.path.join(self.root, self_rel) if extra and self_rel else None
         matches: list[Match] = []
         kept: list[int] = []
         for (score, fid), path in zip(pairs, paths, strict=True):
-            if extra and path == self_rel:
+            if path == skip:
                 continue
-            matches.append(Match(len(matches) + 1, self.root / path, float(score), metric))
+            matches.append(Match(len(matches) + 1, path, float(score), metric))
             kept.append(fid)
             if len(matches) == k:
                 break

@@ -17,9 +17,14 @@ class Match:
     euclidean distance (lower is closer), as ``metric`` says."""
 
     rank: int
-    path: Path
+    location: str  # the absolute path, as text: making Path objects is the costly part
     score: float
     metric: str
+
+    @property
+    def path(self) -> Path:
+        """The image's absolute path."""
+        return Path(self.location)
 
 
 @dataclass(frozen=True)

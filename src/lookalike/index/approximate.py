@@ -38,6 +38,7 @@ class HNSWIndex(FaissIndex):
         super().__init__(dim, metric)
         self.M, self.ef_construction, self.ef_search = int(M), int(ef_construction), int(ef_search)
         self._dead: set[int] = set()
+        self._params: tuple[Any, Any, Any] | None = None
 
     def params(self) -> dict[str, Any]:
         return {"M": self.M, "ef_construction": self.ef_construction, "ef_search": self.ef_search}
@@ -48,12 +49,17 @@ class HNSWIndex(FaissIndex):
         return faiss.IndexIDMap2(hnsw)
 
     def _search_params(self) -> Any:
-        sel = None
-        if self._dead:
-            sel = faiss.IDSelectorNot(
-                faiss.IDSelectorBatch(np.fromiter(self._dead, np.int64, len(self._dead)))
-            )
-        return faiss.SearchParametersHNSW(efSearch=max(self.ef_search, 1), sel=sel)
+        key = (self.ef_search, len(self._dead))
+        if self._params is None or self._params[0] != key:
+            sel = None
+            if self._dead:
+                sel = faiss.IDSelectorNot(
+                    faiss.IDSelectorBatch(np.fromiter(self._dead, np.int64, len(self._dead)))
+                )
+            # The selector must outlive the parameters that point to it: keep both.
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, 1), sel=sel)
+            self._params = (key, params, sel)
+        return self._params[1]
 
     def add(
         self, ids: Ids, vectors: NDArray[np.float32], paths: Sequence[str] | None = None

@@ -136,7 +136,12 @@ class VectorIndex(ABC):
     def _prepare(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         """Vectors as FAISS wants them: float32 rows, unit length for cosine."""
         v = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        return normalize(v) if self.metric == "cosine" else v
+        if self.metric != "cosine":
+            return v
+        if len(v) == 1:  # one query: the cheap path
+            norm = float(np.sqrt(v[0] @ v[0]))
+            return v / norm if norm > 0 else v
+        return normalize(v)
 
     def _to_user(self, scores: NDArray[np.float32]) -> NDArray[np.float32]:
         """FAISS's raw scores (inner product, squared L2) in the user's metric."""

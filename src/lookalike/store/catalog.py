@@ -383,6 +383,15 @@ class Catalog:
 
         return self._cached(f"index_config-{set_id}", load)
 
+    def index_config_key(self, set_id: int) -> str:
+        """A short text that changes when the set's index kind or options do."""
+
+        def load() -> str:
+            cfg = self.index_config(set_id)
+            return json.dumps(cfg[:2] if cfg else None, sort_keys=True)
+
+        return self._cached(f"index_config_key-{set_id}", load)
+
     def set_index_config(
         self, set_id: int, kind: str, options: dict[str, Any], stats: dict[str, Any]
     ) -> None:
@@ -418,6 +427,15 @@ class Catalog:
             "SELECT shard, row FROM embeddings WHERE set_id=? AND file_id=?", (set_id, file_id)
         ).fetchone()
         return (r[0], r[1]) if r else None
+
+    def set_paths(self, set_id: int) -> tuple[NDArray[np.int64], list[str]]:
+        """(sorted file ids, relative paths) of every vector of a set."""
+        rows = self._db.execute(
+            "SELECT f.id, f.path FROM embeddings e JOIN files f ON f.id = e.file_id "
+            "WHERE e.set_id=? ORDER BY f.id",
+            (set_id,),
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
 
     def shards(self, set_id: int) -> set[str]:
         """Shard files that the set's rows point into."""
