@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +48,7 @@ from lookalike.searcher import SetIndex, exact_top
 from lookalike.store import Catalog, FileRecord, FileRow, VectorSetRow, VectorStore
 
 ProgressCallback = Callable[[Progress], None]
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Vectors are written to disk at least this often (seconds) and per this many images,
 #: which bounds the work a killed run loses.
@@ -75,10 +78,26 @@ class _Loaded:
         ]
 
 
+def _serialised(method: F) -> F:
+    """Run a public method under the collection's lock: one call at a time, so a collection
+    can be shared between threads (the web UI's browser sessions)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Collection, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Collection:
-    """A folder of images plus its embedded database (``DIR/.lookalike`` by default)."""
+    """A folder of images plus its embedded database (``DIR/.lookalike`` by default).
+
+    Safe to share between threads: public methods run one at a time.
+    """
 
     def __init__(self, root: Path, db: Path) -> None:
+        self._mutex = threading.RLock()
         self.root = root
         self.db = db
         self._catalog: Catalog | None = None
@@ -117,6 +136,7 @@ class Collection:
     def _vectors(self) -> VectorStore:
         return VectorStore(self.db / "vectors")
 
+    @_serialised
     def close(self) -> None:
         """Release the catalogue, encoders and loaded indexes."""
         if self._catalog is not None:
@@ -134,6 +154,7 @@ class Collection:
         self.close()
 
     # -- indexing -----------------------------------------------------------------------
+    @_serialised
     def index(
         self,
         encoder: Encoder | None = None,
@@ -387,6 +408,7 @@ class Collection:
             )
         return sets[0]
 
+    @_serialised
     def encoder_for(self, vset: VectorSetRow) -> Encoder:
         """The encoder that made a vector set, built once and kept."""
         enc = self._encoders.get(vset.key)
@@ -414,6 +436,7 @@ class Collection:
         self._loaded[(vset.id, metric)] = loaded
         return loaded
 
+    @_serialised
     def query_vector(
         self, query: str | os.PathLike[str], vset: VectorSetRow
     ) -> tuple[NDArray[np.float32], str | None]:
@@ -448,6 +471,7 @@ class Collection:
             return None
         return self._vectors.load(vset.id, vset.dim, [(row.id, *loc)])[0]
 
+    @_serialised
     def search(
         self,
         query: str | os.PathLike[str] | NDArray[np.float32],
@@ -530,6 +554,7 @@ class Collection:
         truth = [int(f) for f in top if f != skip_id][:k]
         return len(set(truth) & set(found)) / max(1, len(truth))
 
+    @_serialised
     def vectors(self, *, model: str | None = None, pooling: str | None = None) -> VectorTable:
         """Every stored vector of a set (the latest, or the one of ``model``/``pooling``),
         with its file id and path: the input of grouping and evaluation."""
@@ -544,6 +569,7 @@ class Collection:
             vectors=self._vectors.load(vset.id, vset.dim, locations),
         )
 
+    @_serialised
     def knn(
         self,
         k: int = 10,
@@ -574,10 +600,12 @@ class Collection:
                 progress(Progress("neighbours", min(n, s + batch), n))
         return KnnGraph(table.ids, nbrs, sims)
 
+    @_serialised
     def vectors_set(self, *, model: str | None = None, pooling: str | None = None) -> VectorSetRow:
         """The vector set that ``model``/``pooling`` select (the latest by default)."""
         return self._pick_set(model, pooling)
 
+    @_serialised
     def mark_not_duplicates(self, paths: list[str | os.PathLike[str]]) -> int:
         """Remember that these images are not duplicates of each other: grouping will never
         put any two of them in one group again. Returns the number of pairs recorded."""
@@ -592,6 +620,7 @@ class Collection:
         pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
         return catalog.decide(pairs, "not-duplicates")
 
+    @_serialised
     def not_duplicate_pairs(self) -> set[tuple[int, int]]:
         """Pairs of file ids the user marked as not duplicates."""
         return self._open_catalog(create=False).decided("not-duplicates")
@@ -604,6 +633,7 @@ class Collection:
         except ValueError:
             return None
 
+    @_serialised
     def files(self, ids: list[int] | None = None) -> dict[int, FileRow]:
         """Catalogue rows (path, size, sha256, width, height, format) by file id."""
         catalog = self._open_catalog(create=False)
@@ -612,6 +642,7 @@ class Collection:
         return catalog.files_by_id(ids)
 
     # -- info ---------------------------------------------------------------------------
+    @_serialised
     def info(self) -> CollectionInfo:
         """What is indexed, with which encoders, and which files were skipped and why."""
         catalog = self._open_catalog(create=False)

@@ -16,6 +16,7 @@ from lookalike.cli import (
     info_cmd,
     search_cmd,
     train_cmd,
+    ui_cmd,
 )
 from lookalike.cli.console import err
 from lookalike.errors import ImageDecodeError, LookalikeError
@@ -27,7 +28,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (index_cmd, search_cmd, group_cmd, train_cmd, evaluate_cmd, info_cmd, demo_cmd):
+for module in (
+    index_cmd,
+    search_cmd,
+    group_cmd,
+    train_cmd,
+    evaluate_cmd,
+    info_cmd,
+    ui_cmd,
+    demo_cmd,
+):
     module.register(app)
 
 

@@ -1,0 +1,1 @@
+"""The web platform (Streamlit): search, group, train and compare, over the public API."""
