@@ -245,6 +245,7 @@ class Collection:
             self._vectors.compact(catalog, vset.id, vset.dim)
             if progress:
                 progress(Progress("compact", 1, 1))
+            catalog.touch(vset.id)  # the set indexed last is the one searched by default
             index_stats = self._update_index(catalog, vset.key, index, index_options, progress)
             skipped = [Skipped(p, r) for p, r in catalog.skipped()]
             counts = catalog.counts()
@@ -387,8 +388,12 @@ class Collection:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- search -------------------------------------------------------------------------
-    def _pick_set(self, model: str | None, pooling: str | None) -> VectorSetRow:
+    def _pick_set(
+        self, model: str | None, pooling: str | None, key: str | None = None
+    ) -> VectorSetRow:
         sets = [s for s in self._open_catalog(create=False).vector_sets() if s.count]
+        if key:
+            sets = [s for s in sets if s.key == key]
         if model:
             from lookalike.training.runs import resolve_model
 
@@ -555,10 +560,13 @@ class Collection:
         return len(set(truth) & set(found)) / max(1, len(truth))
 
     @_serialised
-    def vectors(self, *, model: str | None = None, pooling: str | None = None) -> VectorTable:
-        """Every stored vector of a set (the latest, or the one of ``model``/``pooling``),
-        with its file id and path: the input of grouping and evaluation."""
-        vset = self._pick_set(model, pooling)
+    def vectors(
+        self, *, model: str | None = None, pooling: str | None = None, key: str | None = None
+    ) -> VectorTable:
+        """Every stored vector of a set (the latest, the one of ``model``/``pooling``, or
+        exactly the encoder ``key``), with file ids and paths: the input of grouping and
+        evaluation."""
+        vset = self._pick_set(model, pooling, key)
         catalog = self._open_catalog(create=False)
         locations = catalog.locations(vset.id)
         ids = [f for f, _, _ in locations]

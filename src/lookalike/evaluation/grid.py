@@ -106,7 +106,7 @@ def run_grid(
             encoder = create_encoder(name, **opts)
             scheduler = str(getattr(encoder, "training", {}).get("scheduler") or "-")
             col.index(encoder, progress=progress)
-            table = col.vectors(model=model, pooling=pooling)
+            table = col.vectors(key=encoder.key)
             keep, labels = labels_for(table.paths, groups)
             vectors = table.vectors[keep]
             paths = [table.paths[i] for i in keep]

@@ -16,6 +16,10 @@ from numpy.typing import NDArray
 
 from lookalike.index import create_index, normalize
 
+#: Approximate indexes rank this deep (the whole collection when smaller): mAP and
+#: R-precision count what the index does not return as not retrieved.
+FULL_DEPTH = 20_000
+
 
 @dataclass(frozen=True)
 class QueryScores:
@@ -139,7 +143,9 @@ def evaluate(
     stream = (
         rankings(vectors, metric)
         if index == "exact"
-        else index_rankings(vectors, metric, index, max(k, 100), **(index_options or {}))
+        else index_rankings(
+            vectors, metric, index, max(k, min(n - 1, FULL_DEPTH)), **(index_options or {})
+        )
     )
     for s, order in stream:
         for row, ranked in enumerate(order):

@@ -355,6 +355,11 @@ class Catalog:
             for i, k, e, v, p, s, d, o, u, n in cur
         ]
 
+    def touch(self, set_id: int) -> None:
+        """Mark a vector set as the most recently used."""
+        with self._transaction() as db:
+            db.execute("UPDATE vector_sets SET updated_at=? WHERE id=?", (time.time(), set_id))
+
     def embedded_file_ids(self, set_id: int) -> set[int]:
         """Ids of the files that have a vector in this set."""
         cur = self._db.execute("SELECT file_id FROM embeddings WHERE set_id=?", (set_id,))
