@@ -21,8 +21,11 @@ import numpy as np
 
 from lookalike import Collection
 from lookalike.grouping import find_duplicates
-from lookalike.searcher import SetIndex
-from lookalike.store import Catalog, FileRecord, VectorStore
+
+try:
+    from benchmarks.synthetic import synthetic_collection
+except ImportError:  # run as a script
+    from synthetic import synthetic_collection  # type: ignore[no-redef]
 
 
 def build(root: Path, n: int, dim: int) -> int:
@@ -33,43 +36,8 @@ def build(root: Path, n: int, dim: int) -> int:
     base = x[0:half:4].copy()
     for j in range(4):
         x[j:half:4] = base + 0.15 * rng.normal(size=base.shape).astype(np.float32)
-    db = root / ".lookalike"
-    cat = Catalog(db / "catalog.db")
-    vset = cat.ensure_set(
-        key=f"bench|avg|224|v{dim}",
-        encoder="bench",
-        version="v",
-        pooling="avg",
-        image_size=224,
-        dim=dim,
-        options={},
-    )
-    store = VectorStore(db / "vectors")
-    shard = store.write_shard(vset.id, x)
-    cat.record(
-        [
-            FileRecord(
-                f"img-{i:07d}.jpg",
-                1000 + i % 7,
-                1,
-                sha256=f"h{i}",
-                width=64,
-                height=64,
-                format="JPEG",
-            )
-            for i in range(n)
-        ],
-        set_id=vset.id,
-        shard=shard,
-    )
-    vset = cat.vector_sets()[0]
-    t = time.perf_counter()
-    setindex = SetIndex(cat, store, db, vset, "cosine")
-    index, _ = setindex.open()
-    if index.kind != "exact":
-        setindex.save(index, setindex.generation)
-    print(f"search index: {index.kind}, built in {time.perf_counter() - t:.0f} s")
-    cat.close()
+    seconds = synthetic_collection(root, x, index="auto", sizes=[1000 + i % 7 for i in range(n)])
+    print(f"search index built in {seconds:.0f} s")
     return half // 4
 
 
@@ -104,7 +72,7 @@ def main() -> None:
         print(
             f"near-duplicate groups: {len(near):,} found, {exact_groups:,} of {planted:,} "
             f"planted groups recovered exactly; peak RSS {peak:.2f} GiB "
-            f"(an all-pairs float32 matrix would need {args.n**2 * 4 / 2**40:.1f} TiB)"
+            f"(an all-pairs float32 matrix would need {args.n**2 * 4 / 2**30:,.0f} GiB)"
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)

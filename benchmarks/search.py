@@ -28,8 +28,11 @@ from lookalike import Collection
 from lookalike.index import create_index
 from lookalike.index.auto import choose_kind
 from lookalike.index.base import faiss_threads
-from lookalike.searcher import SetIndex
-from lookalike.store import Catalog, FileRecord, VectorStore
+
+try:
+    from benchmarks.synthetic import synthetic_collection
+except ImportError:  # run as a script
+    from synthetic import synthetic_collection  # type: ignore[no-redef]
 
 K = 10
 #: Per-dimension noise around unit-variance centres: clusters overlap, as real ones do.
@@ -170,37 +173,11 @@ def main() -> None:
 
 def overhead(root: Path, x: np.ndarray, q: np.ndarray, args: argparse.Namespace) -> None:
     """Collection.search(vector) against the raw FAISS search on the same saved index."""
-    db = root / ".lookalike"
-    cat = Catalog(db / "catalog.db")
-    vset = cat.ensure_set(
-        key=f"bench|avg|224|v{args.dim}",
-        encoder="bench",
-        version="v",
-        pooling="avg",
-        image_size=224,
-        dim=args.dim,
-        options={},
-    )
-    store = VectorStore(db / "vectors")
-    shard = store.write_shard(vset.id, x)
-    cat.record(
-        [FileRecord(f"img-{i:07d}.jpg", 1, 1, sha256="x") for i in range(len(x))],
-        set_id=vset.id,
-        shard=shard,
-    )
-    kind = choose_kind(len(x), args.dim)
-    vset = cat.vector_sets()[0]
-    t = time.perf_counter()
-    setindex = SetIndex(cat, store, db, vset, "cosine")
-    built, _ = setindex.open()
-    if built.kind != "exact":
-        setindex.save(built, setindex.generation)
-    build = time.perf_counter() - t
-    print(f"\ndefault index for {len(x):,} x {args.dim}: {kind}, built and saved in {build:.0f} s")
-    cat.close()
-    del built
-
     root.mkdir(parents=True, exist_ok=True)
+    kind = choose_kind(len(x), args.dim)
+    build = synthetic_collection(root, x, index="auto")
+    print(f"\ndefault index for {len(x):,} x {args.dim}: {kind}, built and saved in {build:.0f} s")
+
     col = Collection.open(root)
     col.search(q[0], k=K)  # loads the saved index
     raw = col._loaded[(1, "cosine")].index

@@ -20,31 +20,17 @@ import faiss
 import numpy as np
 
 from lookalike import Collection
-from lookalike.store import Catalog, FileRecord, VectorStore
+
+try:
+    from benchmarks.synthetic import synthetic_collection
+except ImportError:  # run as a script
+    from synthetic import synthetic_collection  # type: ignore[no-redef]
 
 
 def build(root: Path, n: int, dim: int, seed: int = 0) -> np.ndarray:
-    """A collection database with ``n`` vectors of ``dim`` under fake file records."""
-    rng = np.random.default_rng(seed)
-    vectors = rng.normal(size=(n, dim)).astype(np.float32)
-    db = root / ".lookalike"
-    cat = Catalog(db / "catalog.db")
-    vset = cat.ensure_set(
-        key=f"bench|avg|224|v{dim}",
-        encoder="bench",
-        version="v",
-        pooling="avg",
-        image_size=224,
-        dim=dim,
-        options={},
-    )
-    shard = VectorStore(db / "vectors").write_shard(vset.id, vectors)
-    cat.record(
-        [FileRecord(f"img-{i:07d}.jpg", 1, 1, sha256="x") for i in range(n)],
-        set_id=vset.id,
-        shard=shard,
-    )
-    cat.close()
+    """A collection database with ``n`` random vectors of ``dim``."""
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    synthetic_collection(root, vectors)
     return vectors
 
 
