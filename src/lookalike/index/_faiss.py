@@ -23,6 +23,11 @@ def faiss_metric(metric: str) -> int:
     return faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
 
 
+def empty_hits(queries: int) -> Hits:
+    """The answer of an empty index: no columns."""
+    return Hits(np.zeros((queries, 0), np.float32), np.zeros((queries, 0), np.int64))
+
+
 class FaissIndex(VectorIndex):
     """A FAISS index behind an id map; subclasses build ``self._index`` lazily in ``_make``."""
 
@@ -63,7 +68,7 @@ class FaissIndex(VectorIndex):
         q = self._prepare(queries)
         n = len(self)
         if n == 0:
-            return Hits(np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64))
+            return empty_hits(len(q))
         k = max(1, min(int(k), n))
         scores, ids = self._raw_search(q, k)
         return Hits(self._to_user(scores), ids)

@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.index._faiss import FaissIndex, RerankStore, faiss_metric, rerank
+from lookalike.index._faiss import FaissIndex, RerankStore, empty_hits, faiss_metric, rerank
 from lookalike.index.base import Hits, Ids
 
 #: HNSW compacts (rebuilds without the removed ids) once tombstones pass this share.
@@ -180,7 +180,7 @@ class _Reranked(FaissIndex):
         q = self._prepare(queries)
         n = len(self)
         if n == 0:
-            return Hits(np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64))
+            return empty_hits(len(q))
         k = max(1, min(int(k), n))
         if self.rerank <= 1:
             scores, ids = self._raw_search(q, k)
