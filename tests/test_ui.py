@@ -183,3 +183,53 @@ def test_browser_end_to_end(server: str, indexed: Path) -> None:
         page.wait_for_timeout(2000)
         page.screenshot(path=str(ARTIFACTS / "ui-groups.png"), full_page=True)
         browser.close()
+
+
+def _compare_script() -> None:
+    from lookalike.ui import compare_page
+
+    compare_page.render()
+
+
+def _train_script() -> None:
+    from lookalike.ui import train_page
+
+    train_page.render()
+
+
+def test_compare_page_scores_a_labelled_collection(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from imagegen import scene, variant
+
+    root = tmp_path / "labelled"
+    for kind, seed in (("shapes", 1), ("stripes", 5)):
+        (root / kind).mkdir(parents=True)
+        im = scene(kind, seed)
+        im.save(root / kind / "a.png")
+        for how in ("resized", "cropped", "flipped"):
+            variant(im, how).save(root / kind / f"{how}.png")
+    monkeypatch.setenv(ROOTS_ENV, json.dumps([str(root)]))
+    at = AppTest.from_function(_compare_script, default_timeout=120).run()
+    at.multiselect[0].set_value(["test-tiny"]).run()
+    at.button[0].click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["test-tiny"] and 0.0 <= table["P@8"][0] <= 1.0
+    assert at.image  # the best and worst queries
+
+
+def test_train_page_lists_runs(monkeypatch: pytest.MonkeyPatch, photos: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from lookalike.training.trainer import TrainConfig, Trainer
+
+    run = photos / ".lookalike" / "models" / "tiny"
+    Trainer(photos, run, TrainConfig(arch="model1", epochs=1, batch_size=8, image_size=64)).fit()
+    monkeypatch.setenv(ROOTS_ENV, json.dumps([str(photos)]))
+    at = AppTest.from_function(_train_script, default_timeout=120).run()
+    assert not at.exception
+    assert any("**tiny** · model1 · 64px" in m.value for m in at.markdown)
+    assert any("stopped" in m.value for m in at.markdown)
