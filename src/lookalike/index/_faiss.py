@@ -69,7 +69,10 @@ class FaissIndex(VectorIndex):
         n = len(self)
         if n == 0:
             return empty_hits(len(q))
-        k = max(1, min(int(k), n))
+        return self._answer(q, max(1, min(int(k), n)), n)
+
+    def _answer(self, q: NDArray[np.float32], k: int, n: int) -> Hits:
+        """The top ``k`` of prepared queries ``q`` among ``n`` stored vectors."""
         scores, ids = self._raw_search(q, k)
         return Hits(self._to_user(scores), ids)
 

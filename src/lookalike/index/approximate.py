@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.index._faiss import FaissIndex, RerankStore, empty_hits, faiss_metric, rerank
+from lookalike.index._faiss import FaissIndex, RerankStore, faiss_metric, rerank
 from lookalike.index.base import Hits, Ids
 
 #: HNSW compacts (rebuilds without the removed ids) once tombstones pass this share.
@@ -176,15 +176,9 @@ class _Reranked(FaissIndex):
         super().add(ids, vectors)
         self._store.add(np.asarray(ids, np.int64), np.ascontiguousarray(vectors, np.float32))
 
-    def search(self, queries: NDArray[np.float32], k: int) -> Hits:
-        q = self._prepare(queries)
-        n = len(self)
-        if n == 0:
-            return empty_hits(len(q))
-        k = max(1, min(int(k), n))
+    def _answer(self, q: NDArray[np.float32], k: int, n: int) -> Hits:
         if self.rerank <= 1:
-            scores, ids = self._raw_search(q, k)
-            return Hits(self._to_user(scores), ids)
+            return super()._answer(q, k, n)
         _, cand = self._raw_search(q, min(n, k * self.rerank))
         scores, ids = rerank(self, self._store, q, cand, k)
         return Hits(self._to_user(scores), ids)
