@@ -551,10 +551,9 @@ class Collection:
     ) -> float:
         """Share of the exact top-k (query file excluded) among the ids found."""
         catalog = self._open_catalog(create=False)
-        locations = catalog.locations(vset.id)
-        vectors = self._vectors.load(vset.id, vset.dim, locations)
-        ids = np.fromiter((f for f, _, _ in locations), np.int64, len(locations))
-        skip_id = catalog.file(skip).id if skip and catalog.file(skip) else None
+        ids, vectors = self._vectors.load_set(catalog, vset.id, vset.dim)
+        skip_row = catalog.file(skip) if skip else None
+        skip_id = skip_row.id if skip_row else None
         top = ids[exact_top(vectors, qvec.reshape(1, -1), min(k + 1, len(ids)), metric)[0]]
         truth = [int(f) for f in top if f != skip_id][:k]
         return len(set(truth) & set(found)) / max(1, len(truth))
@@ -568,13 +567,9 @@ class Collection:
         evaluation."""
         vset = self._pick_set(model, pooling, key)
         catalog = self._open_catalog(create=False)
-        locations = catalog.locations(vset.id)
-        ids = [f for f, _, _ in locations]
+        ids, vectors = self._vectors.load_set(catalog, vset.id, vset.dim)
         return VectorTable(
-            vector_set=vset.key,
-            ids=np.asarray(ids, dtype=np.int64),
-            paths=catalog.file_paths(ids),
-            vectors=self._vectors.load(vset.id, vset.dim, locations),
+            vector_set=vset.key, ids=ids, paths=catalog.file_paths(ids.tolist()), vectors=vectors
         )
 
     @_serialised

@@ -146,9 +146,7 @@ class SetIndex:
         if index.kind == "exact" or len(index) == 0:
             stats["recall_at_10"] = 1.0
             return stats
-        locations = self.catalog.locations(self.vset.id)
-        vectors = self.store.load(self.vset.id, self.vset.dim, locations)
-        ids = np.fromiter((f for f, _, _ in locations), np.int64, len(locations))
+        ids, vectors = self.store.load_set(self.catalog, self.vset.id, self.vset.dim)
         rng = np.random.default_rng(0)
         sample = rng.choice(len(ids), size=min(RECALL_SAMPLE, len(ids)), replace=False)
         k = min(RECALL_K, len(ids))

@@ -61,6 +61,14 @@ class VectorStore:
             out[pos] = data[rows]
         return out
 
+    def load_set(
+        self, catalog: Catalog, set_id: int, dim: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Every vector of a set and its file id, ordered by file id."""
+        locations = catalog.locations(set_id)
+        ids = np.fromiter((f for f, _, _ in locations), np.int64, len(locations))
+        return ids, self.load(set_id, dim, locations)
+
     def compact(self, catalog: Catalog, set_id: int, dim: int) -> bool:
         """Rewrite a set's live vectors into one shard when it has several or dead rows.
 
