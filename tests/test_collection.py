@@ -36,7 +36,7 @@ def test_search_ranks_variants_of_the_query_first(photos: Path) -> None:
             names = _names(res)
             assert names[0].startswith(f"{kind}-{seed}-"), (kind, seed, names)
             assert {f"{kind}-{seed}-resized.png", f"{kind}-{seed}-cropped.png"} <= set(names)
-            assert res.encoder == "efficientnet-lite0" and res.pooling == "avg"
+            assert res.encoder == "efficientnet-lite0" and res.pooling == "multi"
             assert res.matches[0].score >= res.matches[1].score
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from imagegen import scene
+from lookalike.config import DEFAULT_POOLING
 from lookalike.encoders import create_encoder, list_encoders, register_encoder
-from lookalike.encoders.efficientnet import EfficientNetLiteEncoder
-from lookalike.errors import UnknownEncoderError
+from lookalike.encoders.efficientnet import EfficientNetLiteEncoder, multi_taps, stage_ends
+from lookalike.errors import UnknownEncoderError, UnsupportedPoolingError
 
 
 def _pixels(n: int, size: int) -> np.ndarray:
@@ -55,18 +56,44 @@ def test_average_rgb() -> None:
     np.testing.assert_allclose(enc.encode(px)[0], [0.0, 1.0, 0.0], atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["avg", "max"])
-def test_torch_and_onnx_agree(pooling: str) -> None:
+@pytest.mark.parametrize(("pooling", "dim"), [("multi", 1584), ("avg", 1280), ("max", 1280)])
+def test_torch_and_onnx_agree(pooling: str, dim: int) -> None:
     px = _pixels(4, 224)
     onnx = EfficientNetLiteEncoder("lite0", pooling=pooling, runtime="onnx")
     torch = EfficientNetLiteEncoder("lite0", pooling=pooling, runtime="torch")
     assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
     a, b = onnx.encode(px), torch.encode(px)
-    assert a.shape == b.shape == (4, 1280)
+    assert a.shape == b.shape == (4, dim) and onnx.dim == dim
     assert np.abs(a - b).max() < 1e-3 * np.abs(b).max()
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.min() > 0.99999
     assert onnx.key == torch.key  # same vector space whatever the runtime
+
+
+def test_multi_pooling_joins_three_depths() -> None:
+    """The default vector: last layer max-pooled, then the two earlier stage ends, each
+    part a unit vector (so each weighs the same in a cosine)."""
+    enc = create_encoder("efficientnet-lite0")
+    assert enc.pooling == DEFAULT_POOLING == "multi"
+    v = enc.encode(_pixels(3, 224))
+    parts = np.split(v, [1280, 1280 + 192], axis=1)
+    assert [p.shape[1] for p in parts] == [1280, 192, 112]
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    for part in parts:
+        np.testing.assert_allclose(np.linalg.norm(part, axis=1), 3**-0.5, atol=1e-5)
+    # The first part ranks like plain max pooling of the last layer.
+    plain = EfficientNetLiteEncoder("lite0", pooling="max").encode(_pixels(3, 224))
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    np.testing.assert_allclose(parts[0] * 3**0.5, plain, atol=1e-4)
+    assert stage_ends([16, 24, 24, 40, 40, 80]) == [0, 2, 4, 5]
+    assert multi_taps([16, 24, 24, 40, 40, 80, 80, 112, 112, 192, 320]) == (9, 8)
+
+
+def test_lite2_multi_and_unsupported_pooling() -> None:
+    enc = EfficientNetLiteEncoder("lite2", image_size=64)
+    assert enc.pooling == "multi" and enc.encode(_pixels(1, 64)).shape == (1, enc.dim)
+    with pytest.raises(UnsupportedPoolingError, match="pooling must be one of"):
+        EfficientNetLiteEncoder("lite0", pooling="mean")
 
 
 def test_flatten_pooling_and_small_input() -> None:

@@ -14,6 +14,8 @@ import torch
 from lookalike import Collection
 from lookalike.cli.main import main
 from lookalike.encoders import create_encoder
+from lookalike.errors import UnsupportedPoolingError
+from lookalike.evaluation.grid import _encoders
 from lookalike.training.data import build_cache
 from lookalike.training.models import ConvAutoencoder, count_parameters, latent_shape
 from lookalike.training.trainer import TrainConfig, Trainer, make_scheduler, ssim_loss
@@ -222,3 +224,13 @@ def test_trained_model_indexes_searches_and_groups(
         pooling="avg",
     )
     assert enc.encode(np.zeros((1, 64, 64, 3), np.uint8)).shape == (1, 1024)
+    # The multi-depth pooling is EfficientNet's: an autoencoder refuses it, and a grid
+    # asking for several poolings skips it for the autoencoder (its default when alone).
+    ckpt = {"checkpoint": str(enc.checkpoint)}
+    with pytest.raises(UnsupportedPoolingError, match="flatten, max, avg"):
+        create_encoder("autoencoder", **ckpt, pooling="multi")
+    assert [e.pooling for e in _encoders("autoencoder", ckpt, ["multi", "max"])] == ["max"]
+    assert [e.pooling for e in _encoders("autoencoder", ckpt, ["multi"])] == ["flatten"]
+    assert [e.name for e in _encoders("color-histogram", {}, ["multi", "max"])] == [
+        "color-histogram"
+    ]

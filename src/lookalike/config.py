@@ -15,7 +15,10 @@ DEFAULT_ENCODER = "efficientnet-lite0"
 DEFAULT_K = 8
 DEFAULT_METRIC = "cosine"
 METRICS = ("cosine", "euclidean")
-POOLINGS = ("avg", "max", "flatten")
+#: Ways to turn a feature map into a vector. ``multi`` joins three depths of the network
+#: (EfficientNet encoders only); ``flatten`` and ``max`` are the origin report's two.
+POOLINGS = ("multi", "avg", "max", "flatten")
+DEFAULT_POOLING = "multi"
 
 
 def cache_dir() -> Path:

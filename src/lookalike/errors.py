@@ -32,6 +32,10 @@ class UnknownEncoderError(LookalikeError):
     """No encoder is registered under the asked name."""
 
 
+class UnsupportedPoolingError(LookalikeError, ValueError):
+    """An encoder was asked for a pooling (embedding method) it does not offer."""
+
+
 class UnknownIndexError(LookalikeError):
     """No index backend is registered under the asked name."""
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lookalike.cli.console import index_progress, out
 from lookalike.collection import Collection
+from lookalike.config import POOLINGS
 from lookalike.datasets import fetch_dataset, list_datasets
 from lookalike.evaluation.grid import (
     METRIC_NAMES,
@@ -36,7 +37,13 @@ def register(app: typer.Typer) -> None:
         models: Annotated[str, typer.Option("--model", "-m", help="Comma-separated encoders.")] = (
             "efficientnet-lite0"
         ),
-        poolings: Annotated[str, typer.Option("--pooling", help="avg,max,flatten")] = "avg",
+        poolings: Annotated[
+            str,
+            typer.Option(
+                "--pooling",
+                help=f"Comma-separated: {','.join(POOLINGS)} (default: each model's own).",
+            ),
+        ] = "",
         metrics: Annotated[str, typer.Option("--metric", help="cosine,euclidean")] = "cosine",
         indexes: Annotated[str, typer.Option("--index", help="exact,hnsw,ivf,lsh,...")] = "exact",
         k: Annotated[int, typer.Option("-k", "--k", min=1, help="k of P@k and recall@k.")] = 8,

@@ -307,6 +307,9 @@ def register(app: typer.Typer) -> None:
             "demo/near-duplicates"
         ),
         model: Annotated[str, typer.Option("--model", "-m")] = "efficientnet-lite0",
+        pooling: Annotated[
+            str | None, typer.Option(help="Embedding method (the encoder's default if unset).")
+        ] = None,
         thresholds: Annotated[
             str, typer.Option(help="Comma-separated near thresholds to sweep.")
         ] = "0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95",
@@ -315,19 +318,23 @@ def register(app: typer.Typer) -> None:
         truth = make_near_duplicate_set(out_dir)
         with Collection.open(out_dir) as col:
             with index_progress() as tick:
-                col.index(model=model, progress=tick)
-            graph = col.knn(10, model=model)
-            table = Table(title=f"pairwise scores on {out_dir} ({model})", title_justify="left")
+                report = col.index(model=model, pooling=pooling, progress=tick)
+            pooling = report.pooling
+            graph = col.knn(10, model=model, pooling=pooling)
+            table = Table(
+                title=f"pairwise scores on {out_dir} ({model}, {pooling or '-'})",
+                title_justify="left",
+            )
             for name in ("threshold", "tier", "precision", "recall", "F1", "pairs"):
                 table.add_column(name, justify="right")
             for t in (float(x) for x in thresholds.split(",")):
-                report = find_duplicates(
-                    col, threshold=t, similar_threshold=t, model=model, graph=graph
+                found = find_duplicates(
+                    col, threshold=t, similar_threshold=t, model=model, pooling=pooling, graph=graph
                 )
-                exact = [[_rel(m.path, col.root) for m in g.members] for g in report.tier("exact")]
+                exact = [[_rel(m.path, col.root) for m in g.members] for g in found.tier("exact")]
                 copies = {p: grp for grp in exact for p in grp}
                 near = []
-                for g in report.tier("near"):
+                for g in found.tier("near"):
                     members = {_rel(m.path, col.root) for m in g.members}
                     for p in list(members):
                         members |= set(copies.get(p, []))

@@ -102,7 +102,11 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--model", "-m", help="Encoder name.")
         ] = DEFAULT_ENCODER,
         pooling: Annotated[
-            str | None, typer.Option(help="Feature-map pooling: avg, max or flatten.")
+            str | None,
+            typer.Option(
+                help="Embedding method: multi (default: three depths of the network), "
+                "avg, max or flatten (the autoencoders: flatten, max, avg)."
+            ),
         ] = None,
         image_size: Annotated[
             int | None, typer.Option(help="Input size in pixels (the encoder's own by default).")

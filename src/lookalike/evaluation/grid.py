@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.collection import Collection
-from lookalike.encoders import create_encoder
-from lookalike.errors import LookalikeError, UnknownEncoderError
+from lookalike.encoders import Encoder, create_encoder
+from lookalike.errors import LookalikeError, UnknownEncoderError, UnsupportedPoolingError
 from lookalike.evaluation.metrics import Evaluation, evaluate
 from lookalike.results import Progress
 from lookalike.store import write_bytes_atomic
@@ -74,13 +74,23 @@ def read_groups(path: Path) -> dict[str, str]:
     return {r[0]: r[1] for r in rows if len(r) >= 2 and r[0] != "path"}
 
 
-def _poolings(name: str, opts: dict[str, object], poolings: Sequence[str]) -> list[str | None]:
-    """The poolings an encoder takes (hand-crafted encoders take none)."""
-    try:
-        create_encoder(name, **opts, pooling=poolings[0]) if poolings else None
-    except UnknownEncoderError:
-        return [None]
-    return list(poolings) or [None]
+def _encoders(name: str, base: dict[str, object], poolings: Sequence[str]) -> list[Encoder]:
+    """The encoders of one model for the asked poolings. A pooling the model does not
+    offer is skipped; when it offers none of them (or none is asked) its own default is
+    used, and the table says which. Encoders without poolings are built once."""
+    found: dict[str, Encoder] = {}
+    for pooling in poolings:
+        try:
+            encoder = create_encoder(name, **base, pooling=pooling)
+        except UnsupportedPoolingError:
+            continue
+        except UnknownEncoderError:
+            break  # takes no pooling option (or is unknown: the default build says so)
+        found.setdefault(encoder.key, encoder)
+    if not found:
+        encoder = create_encoder(name, **base)
+        found[encoder.key] = encoder
+    return list(found.values())
 
 
 def run_grid(
@@ -95,15 +105,14 @@ def run_grid(
     progress: Callable[[Progress], None] | None = None,
 ) -> list[GridRow]:
     """Score every configuration. Vectors already in the catalogue are reused; only
-    missing (encoder, pooling) pairs are embedded, once each."""
+    missing (encoder, pooling) pairs are embedded, once each. No poolings means each
+    encoder's default."""
     from lookalike.training.runs import resolve_model
 
     rows: list[GridRow] = []
     for model in models:
         name, base = resolve_model(model, col.db)
-        for pooling in _poolings(name, base, poolings):
-            opts = {**base, "pooling": pooling} if pooling else dict(base)
-            encoder = create_encoder(name, **opts)
+        for encoder in _encoders(name, base, poolings):
             scheduler = str(getattr(encoder, "training", {}).get("scheduler") or "-")
             col.index(encoder, progress=progress)
             table = col.vectors(key=encoder.key)
@@ -113,7 +122,7 @@ def run_grid(
             for metric in metrics:
                 for kind in indexes:
                     ev = evaluate(vectors, labels, k=k, metric=metric, index=kind)
-                    config = Config(model, pooling, metric, kind, scheduler)
+                    config = Config(model, encoder.pooling, metric, kind, scheduler)
                     rows.append(GridRow(config, ev, paths, labels))
     return rows
 

@@ -40,18 +40,21 @@ class Thresholds:
 #: F1 is within 0.015 of the best, so burst shots are less often called duplicates;
 #: ``similar`` sits around the largest similarity seen between different photos.
 #: The sweeps are in docs/grouping.md.
+#: Keyed by (encoder, pooling); (encoder, None) serves the encoder's other poolings.
 CALIBRATED = {
-    "efficientnet-lite0": Thresholds(near=0.80, similar=0.50),
-    "efficientnet-lite2": Thresholds(near=0.70, similar=0.55),
-    "color-histogram": Thresholds(near=0.95, similar=0.90),
+    ("efficientnet-lite0", "multi"): Thresholds(near=0.85, similar=0.75),
+    ("efficientnet-lite0", None): Thresholds(near=0.80, similar=0.50),
+    ("efficientnet-lite2", "multi"): Thresholds(near=0.85, similar=0.80),
+    ("efficientnet-lite2", None): Thresholds(near=0.70, similar=0.55),
+    ("color-histogram", None): Thresholds(near=0.95, similar=0.90),
 }
 GENERIC = Thresholds(near=0.90, similar=0.75)
 NEIGHBOURS = 10
 
 
-def default_thresholds(encoder: str) -> Thresholds:
-    """The calibrated thresholds of an encoder, or generic ones."""
-    return CALIBRATED.get(encoder, GENERIC)
+def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
+    """The calibrated thresholds of an encoder and pooling, or generic ones."""
+    return CALIBRATED.get((encoder, pooling)) or CALIBRATED.get((encoder, None), GENERIC)
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,8 @@ def find_duplicates(
 ) -> DuplicateReport:
     """Group a collection's images into exact, near-duplicate and look-alike tiers."""
     table = col.vectors(model=model, pooling=pooling)
-    encoder = table.vector_set.split("|", 1)[0]
-    base = default_thresholds(encoder)
+    encoder, used_pooling = table.vector_set.split("|")[:2]
+    base = default_thresholds(encoder, None if used_pooling == "none" else used_pooling)
     near = base.near if threshold is None else float(threshold)
     similar = base.similar if similar_threshold is None else float(similar_threshold)
     similar = min(similar, near)
@@ -200,7 +203,11 @@ def find_in_reference(
         raise NotIndexedError(
             f"{new.root} has no vectors of {ref_set.key}; index it with --model {ref_set.encoder}"
         )
-    t = default_thresholds(ref_set.encoder).near if threshold is None else float(threshold)
+    t = (
+        default_thresholds(ref_set.encoder, ref_set.pooling).near
+        if threshold is None
+        else float(threshold)
+    )
     out: dict[Path, list[tuple[Path, float]]] = {}
     for rel, vector in zip(table.paths, table.vectors, strict=True):
         res = reference.search(vector, k=k, model=ref_set.encoder, pooling=ref_set.pooling)

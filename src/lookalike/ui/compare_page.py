@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lookalike.config import METRICS, POOLINGS
+from lookalike.config import DEFAULT_POOLING, METRICS, POOLINGS
 from lookalike.encoders import list_encoders
 from lookalike.errors import LookalikeError
 from lookalike.evaluation.grid import query_sheets, run_grid
@@ -30,7 +30,7 @@ def render() -> None:
         r.name for r in __import__("lookalike.training.runs", fromlist=["x"]).list_runs(col.db)
     ]
     models = st.multiselect("Encoders", names, default=["efficientnet-lite0"])
-    poolings = st.multiselect("Embedding methods", POOLINGS, default=["avg"])
+    poolings = st.multiselect("Embedding methods", POOLINGS, default=[DEFAULT_POOLING])
     metrics = st.multiselect("Distances", METRICS, default=["cosine"])
     indexes = st.multiselect("Indexes", INDEXES, default=["exact"])
     k = st.slider("k", 1, 32, 8)
