@@ -10,12 +10,13 @@ Every figure is the median of ``--runs`` runs. Photo sets: 1,000 JPEGs of 1024x7
 200 of 4000x3000, made from scikit-image's sample photos and cached.
 
     python benchmarks/index_throughput.py [--encoders efficientnet-lite0,...]
-        [--runtimes onnx,torch] [--runs 3] [--small 1000] [--large 200]
+        [--runtimes onnx,torch] [--poolings multi,avg] [--runs 3] [--small 1000] [--large 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -77,6 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--encoders", default="efficientnet-lite0,efficientnet-lite2")
     ap.add_argument("--runtimes", default="onnx,torch")
+    ap.add_argument("--poolings", default="", help="e.g. multi,avg (default: the encoder's)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--small", type=int, default=1000, help="1024x768 photos")
     ap.add_argument("--large", type=int, default=200, help="4000x3000 photos")
@@ -104,30 +106,35 @@ def main() -> None:
         print(f"decode {label}: {decode[label] * 1000:.2f} ms/image (one core)")
 
     header = (
-        f"{'encoder':<20}{'runtime':<8}{'set':<11}{'enc ms':>8}{'dec ms':>8}"
+        f"{'encoder':<20}{'pooling':<9}{'runtime':<8}{'set':<11}{'enc ms':>8}{'dec ms':>8}"
         f"{'bound/s':>9}{'index/s':>9}{'share':>7}"
     )
     rows = []
-    for name in args.encoders.split(","):
-        for runtime in args.runtimes.split(","):
-            opts = {"image_size": args.image_size}
-            if name.startswith("efficientnet"):
-                opts |= {"runtime": runtime, "threads": 1}
-            elif runtime != args.runtimes.split(",")[0]:
-                continue  # hand-crafted encoders have one runtime
-            encoder = create_encoder(name, **opts)
-            enc = per_image_encode(encoder, args.image_size, args.runs)
-            for label, root in sets.items():
-                bound = cores / (enc + decode[label])
-                rate = end_to_end(root, encoder, args.runs)
-                row = (
-                    f"{name:<20}{getattr(encoder, 'runtime', '-'):<8}{label:<11}"
-                    f"{enc * 1000:>8.2f}{decode[label] * 1000:>8.2f}{bound:>9.1f}"
-                    f"{rate:>9.1f}{rate / bound:>7.0%}"
-                )
-                rows.append(row)
-                print(row, flush=True)
-            encoder.close()
+    poolings: list[str | None] = [p for p in args.poolings.split(",") if p] or [None]
+    for name, pooling, runtime in itertools.product(
+        args.encoders.split(","), poolings, args.runtimes.split(",")
+    ):
+        opts: dict[str, object] = {"image_size": args.image_size}
+        if name.startswith("efficientnet"):
+            opts |= {"runtime": runtime, "threads": 1}
+            if pooling:
+                opts["pooling"] = pooling
+        elif runtime != args.runtimes.split(",")[0] or pooling != poolings[0]:
+            continue  # hand-crafted encoders have one runtime and no pooling
+        encoder = create_encoder(name, **opts)
+        enc = per_image_encode(encoder, args.image_size, args.runs)
+        for label, root in sets.items():
+            bound = cores / (enc + decode[label])
+            rate = end_to_end(root, encoder, args.runs)
+            row = (
+                f"{name:<20}{encoder.pooling or '-':<9}"
+                f"{getattr(encoder, 'runtime', '-'):<8}{label:<11}"
+                f"{enc * 1000:>8.2f}{decode[label] * 1000:>8.2f}{bound:>9.1f}"
+                f"{rate:>9.1f}{rate / bound:>7.0%}"
+            )
+            rows.append(row)
+            print(row, flush=True)
+        encoder.close()
     print()
     print(header)
     for r in rows:

@@ -136,3 +136,16 @@ def test_datasets_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
     assert "30 images in 10 classes" in capsys.readouterr().out
     assert main(["datasets", "fetch", "nope", str(tmp_path / "x")]) == 2
+
+
+def test_small_pictures_fill_their_tile(tmp_path: Path) -> None:
+    """A 28-pixel image is enlarged to the tile (by whole pixels), not left a speck."""
+    from lookalike.render.grid import Tile, render_tiles
+
+    path = tmp_path / "tiny.png"
+    Image.new("RGB", (28, 14), (0, 0, 0)).save(path)
+    sheet = np.asarray(render_tiles("t", [Tile(path, "x", tone="good")], thumb=96))
+    black = np.argwhere(sheet.sum(axis=2) == 0)
+    (y0, x0), (y1, x1) = black.min(axis=0), black.max(axis=0)
+    assert (x1 - x0 + 1, y1 - y0 + 1) == (96, 48)
+    assert len(black) == 96 * 48

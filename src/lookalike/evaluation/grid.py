@@ -198,7 +198,7 @@ def bar_chart(rows: Sequence[GridRow], out: Path) -> Path:
 
 def query_sheets(row: GridRow, root: Path, out: Path, n: int = 3) -> Path:
     """The ``n`` best and worst queries of a configuration (by AP), each with its top-k:
-    green-framed queries, results marked same-class or not."""
+    framed queries, results marked same class (green) or other (red)."""
     from lookalike.render.grid import Tile, render_tiles, save_image
 
     ev = row.evaluation
@@ -221,8 +221,15 @@ def query_sheets(row: GridRow, root: Path, out: Path, n: int = 3) -> Path:
                 tiles.append(Tile(None, ""))
                 continue
             same = row.labels[j] == row.labels[qi]
-            tiles.append(Tile(root / row.paths[j], "same" if same else "other", row.labels[j]))
+            tiles.append(
+                Tile(
+                    root / row.paths[j],
+                    "same" if same else "other",
+                    row.labels[j],
+                    tone="good" if same else "bad",
+                )
+            )
     img = render_tiles(
-        f"{row.config.label}: best and worst queries", tiles, thumb=96, columns=k + 1
+        f"{row.config.label}: best and worst queries", tiles, thumb=120, columns=k + 1
     )
     return save_image(img, out)

@@ -18,6 +18,12 @@ _BG = (255, 255, 255)
 _INK = (30, 30, 30)
 _MUTED = (110, 110, 110)
 _ACCENT = (200, 60, 40)
+_GOOD = (30, 130, 60)
+_FRAME = (40, 90, 200)  # the query
+#: Pictures smaller than the tile are enlarged to fill it (an icon or a 28-pixel digit is
+#: unreadable at its own size); by whole pixels when enlarged twice or more, so they stay
+#: crisp.
+_PIXEL_ART = 2.0
 
 
 def load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -43,6 +49,17 @@ class Tile:
     line1: str
     line2: str = ""
     highlight: bool = False
+    tone: str = ""  # "good" or "bad" colours the first line (a right or wrong result)
+
+
+def fit_picture(img: Image.Image, box: int) -> Image.Image:
+    """Scale a thumbnail so its longer side is ``box``, enlarging small pictures too."""
+    scale = box / max(img.width, img.height)
+    if scale <= 1:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    how = Image.Resampling.NEAREST if scale >= _PIXEL_ART else Image.Resampling.LANCZOS
+    return img.resize(size, how)
 
 
 def render_tiles(
@@ -63,11 +80,11 @@ def render_tiles(
         x = pad + (i % cols) * (thumb + pad)
         y = head + (i // cols) * (thumb + text_h + pad)
         if tile.path is not None:
-            img = load_thumbnail(tile.path, thumb)
+            img = fit_picture(load_thumbnail(tile.path, thumb), thumb)
             sheet.paste(img, (x + (thumb - img.width) // 2, y + (thumb - img.height) // 2))
         if tile.highlight:
-            draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=_ACCENT, width=3)
-        ink = _ACCENT if tile.highlight else _INK
+            draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=_FRAME, width=3)
+        ink = {"good": _GOOD, "bad": _ACCENT}.get(tile.tone, _FRAME if tile.highlight else _INK)
         draw.text((x, y + thumb + 4), _fit(tile.line1, draw, big, thumb), fill=ink, font=big)
         draw.text(
             (x, y + thumb + 22), _fit(tile.line2, draw, small, thumb), fill=_MUTED, font=small
