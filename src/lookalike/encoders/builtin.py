@@ -15,14 +15,16 @@ def register() -> None:
     register_encoder(
         "efficientnet-lite0",
         partial(EfficientNetLiteEncoder, "lite0"),
-        description="EfficientNet-Lite0, ImageNet weights, 1280-d (224 px); the default",
+        description="EfficientNet-Lite0, ImageNet weights, 224 px; 1584-d multi-depth "
+        "vectors (1280-d with --pooling avg or max); the default",
         default=True,
         replace=True,
     )
     register_encoder(
         "efficientnet-lite2",
         partial(EfficientNetLiteEncoder, "lite2"),
-        description="EfficientNet-Lite2, ImageNet weights, 1280-d (260 px); slower, sharper",
+        description="EfficientNet-Lite2, ImageNet weights, 260 px; 1608-d multi-depth "
+        "vectors (1280-d with avg or max); slower",
         replace=True,
     )
     register_encoder(
