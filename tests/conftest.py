@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,3 +65,19 @@ def photos(tmp_path: Path, _collection_template: Path) -> Path:
     root = tmp_path / "photos"
     shutil.copytree(_collection_template, root)
     return root
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every file the embedding pipeline decodes from now on (the real decoder runs)."""
+    import lookalike.embedding as embedding
+
+    seen: list[str] = []
+    real_read = embedding.read_image
+
+    def counting_read(path: Path, **kw: Any) -> Any:
+        seen.append(str(path))
+        return real_read(path, **kw)
+
+    monkeypatch.setattr(embedding, "read_image", counting_read)
+    return seen

@@ -18,6 +18,7 @@ from PIL import Image
 from imagegen import SCENES, scene, variant
 from lookalike import Collection, NoImagesError, NotIndexedError
 from lookalike.errors import CollectionNotFoundError, ImageDecodeError
+from lookalike.imageio import read_image
 from lookalike.store import Catalog
 
 TESTS = Path(__file__).parent
@@ -242,3 +243,24 @@ def test_grey_and_alpha_images_index(tmp_path: Path) -> None:
     with Collection.open(root) as col:
         r = col.index(model="test-tiny")
         assert r.indexed == 4 and not r.skipped
+
+
+def test_one_pass_fills_several_vector_sets(photos: Path, decodes: list[str]) -> None:
+    """Poolings of one network: each image is decoded once, and every set gets exactly
+    the vectors a pass of its own would have written."""
+    from lookalike.encoders import create_encoder
+
+    multi = create_encoder("efficientnet-lite0")
+    avg = create_encoder("efficientnet-lite0", pooling="avg")
+    with Collection.open(photos) as col:
+        report = col.index(multi, also=[avg], workers=1)
+        assert report.indexed == len(decodes) == len(SCENES) * 3
+        for enc in (multi, avg):
+            table = col.vectors(key=enc.key)
+            alone = enc.encode(
+                np.stack([read_image(photos / p, size=224).pixels for p in table.paths])
+            )
+            np.testing.assert_allclose(table.vectors, alone, atol=1e-5)
+        assert col.vectors_set().key == multi.key  # the first encoder stays the default
+        assert col.index(multi, also=[avg]).indexed == 0
+        assert col.search(photos / "shapes-1.jpg", k=2, pooling="avg").pooling == "avg"

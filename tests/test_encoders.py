@@ -111,3 +111,23 @@ def test_pretrained_features_separate_content() -> None:
     v = enc.encode(np.stack([np.asarray(x) for x in (a, b, c)]))
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.1
+
+
+def test_joint_encoder_shares_one_pass() -> None:
+    """Poolings of one network share a forward pass and give each pooling's own vectors;
+    other encoders with the same input share the decoding only."""
+    from lookalike.encoders.joint import JointEncoder
+
+    px = _pixels(3, 224)
+    members = [create_encoder("efficientnet-lite0", pooling=p) for p in ("multi", "avg", "max")]
+    joint = JointEncoder(members)
+    assert joint.shared and joint.dim == 1584 + 1280 + 1280
+    for enc, part in zip(members, joint.split(joint.encode(px)), strict=True):
+        np.testing.assert_allclose(part, enc.encode(px), atol=1e-5)
+    hand = JointEncoder(
+        [create_encoder("color-histogram"), create_encoder("average-rgb", image_size=64)]
+    )
+    small = _pixels(3, 64)
+    assert not hand.shared and [p.shape[1] for p in hand.split(hand.encode(small))] == [512, 3]
+    with pytest.raises(ValueError, match="same input size"):
+        JointEncoder([members[0], create_encoder("efficientnet-lite0", image_size=96)])

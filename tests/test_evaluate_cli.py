@@ -149,3 +149,13 @@ def test_small_pictures_fill_their_tile(tmp_path: Path) -> None:
     (y0, x0), (y1, x1) = black.min(axis=0), black.max(axis=0)
     assert (x1 - x0 + 1, y1 - y0 + 1) == (96, 48)
     assert len(black) == 96 * 48
+
+
+def test_grid_of_poolings_costs_one_pass(
+    labelled: Path, decodes: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["evaluate", str(labelled), "--model", "efficientnet-lite0", "-k", "2"]
+    assert main([*args, "--pooling", "multi,avg,max", "--metric", "cosine,euclidean"]) == 0
+    out = capsys.readouterr().out
+    assert all(p in out for p in ("multi", "avg", "max"))
+    assert len(decodes) == 15  # 3 poolings x 2 metrics = 6 configurations, one pass

@@ -13,7 +13,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from lookalike.config import DB_DIRNAME, DEFAULT_ENCODER, DEFAULT_K, DEFAULT_METRIC, METRICS
 from lookalike.embedding import embed_files
 from lookalike.encoders import Encoder, create_encoder
+from lookalike.encoders.joint import JointEncoder
 from lookalike.errors import (
     CollectionBusyError,
     CollectionNotFoundError,
@@ -169,8 +170,13 @@ class Collection:
         flush_seconds: float = FLUSH_SECONDS,
         index: str | None = None,
         index_options: dict[str, Any] | None = None,
+        also: Sequence[Encoder] = (),
     ) -> IndexReport:
         """Embed new and changed images, drop deleted ones, and report what happened.
+
+        ``also`` names more encoders filled in the same pass: each image is decoded once,
+        and poolings of one network share its forward pass. The report is the first
+        encoder's; it stays the collection's default set.
 
         Runs again cheaply: only what changed on disk is decoded. A run killed at any
         moment resumes from the last vectors written: vectors are saved every
@@ -190,16 +196,22 @@ class Collection:
             if progress:
                 progress(Progress("scan", len(entries), len(entries)))
             known = catalog.files()
-            vset = catalog.ensure_set(
-                key=encoder.key,
-                encoder=encoder.name,
-                version=encoder.version,
-                pooling=encoder.pooling,
-                image_size=encoder.preprocess.size,
-                dim=encoder.dim,
-                options=encoder.options,
-            )
-            embedded = catalog.embedded_file_ids(vset.id)
+            members = [encoder, *(e for e in also if e.key != encoder.key)]
+            vsets = [
+                catalog.ensure_set(
+                    key=e.key,
+                    encoder=e.name,
+                    version=e.version,
+                    pooling=e.pooling,
+                    image_size=e.preprocess.size,
+                    dim=e.dim,
+                    options=e.options,
+                )
+                for e in members
+            ]
+            vset = vsets[0]
+            # A file is embedded again when any of the sets lacks it.
+            embedded = set.intersection(*(catalog.embedded_file_ids(v.id) for v in vsets))
             todo: list[FileEntry] = []
             unreadable: list[FileRecord] = []
             changed: list[int] = []
@@ -222,15 +234,16 @@ class Collection:
             catalog.forget(deleted, changed)
             if unreadable:
                 catalog.record(unreadable)
-            self._vectors.remove_orphans(vset.id, catalog.shards(vset.id))
+            for v in vsets:
+                self._vectors.remove_orphans(v.id, catalog.shards(v.id))
             if not entries:
                 raise NoImagesError(f"no files found in {self.root}")
 
             t_embed = time.perf_counter()
             indexed, newly_skipped, interrupted = self._embed(
                 catalog,
-                vset,
-                encoder,
+                vsets,
+                JointEncoder(members) if len(members) > 1 else encoder,
                 todo,
                 batch_size,
                 workers,
@@ -242,9 +255,13 @@ class Collection:
             newly_skipped += len(unreadable)
             if progress:
                 progress(Progress("compact", 0, 1))
-            self._vectors.compact(catalog, vset.id, vset.dim)
+            for v in vsets:
+                self._vectors.compact(catalog, v.id, v.dim)
             if progress:
                 progress(Progress("compact", 1, 1))
+            for v in vsets[1:]:
+                catalog.touch(v.id)
+                self._update_index(catalog, v.key, index, index_options, None)
             catalog.touch(vset.id)  # the set indexed last is the one searched by default
             index_stats = self._update_index(catalog, vset.key, index, index_options, progress)
             skipped = [Skipped(p, r) for p, r in catalog.skipped()]
@@ -274,7 +291,7 @@ class Collection:
     def _embed(
         self,
         catalog: Catalog,
-        vset: VectorSetRow,
+        vsets: list[VectorSetRow],
         encoder: Encoder,
         todo: list[FileEntry],
         batch_size: int,
@@ -283,7 +300,8 @@ class Collection:
         should_stop: Callable[[], bool] | None,
         flush_every: tuple[int, float],
     ) -> tuple[int, int, bool]:
-        """Run the pipeline over ``todo``, writing shards as it goes."""
+        """Run the pipeline over ``todo``, writing shards as it goes (one per set; a
+        joint encoder's vectors are split among its sets)."""
         records: list[FileRecord] = []
         vectors: list[NDArray[np.float32]] = []
         pending_vectors = 0
@@ -293,10 +311,14 @@ class Collection:
         def flush() -> None:
             nonlocal records, vectors, pending_vectors, last_flush
             if records:
-                shard = None
-                if pending_vectors:
-                    shard = self._vectors.write_shard(vset.id, np.concatenate(vectors))
-                catalog.record(records, set_id=vset.id, shard=shard)
+                if not pending_vectors:
+                    catalog.record(records, set_id=vsets[0].id)
+                else:
+                    block = np.concatenate(vectors)
+                    parts = encoder.split(block) if isinstance(encoder, JointEncoder) else [block]
+                    for v, part in zip(vsets, parts, strict=True):
+                        shard = self._vectors.write_shard(v.id, part)
+                        catalog.record(records, set_id=v.id, shard=shard)
             records, vectors, pending_vectors = [], [], 0
             last_flush = time.monotonic()
 

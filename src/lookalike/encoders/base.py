@@ -8,6 +8,7 @@ batching, so every encoder, built-in or plugin, behaves the same.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,13 @@ class Encoder(ABC):
                 f"encoder {self.name} returned {vectors.shape}, expected {(len(pixels), self.dim)}"
             )
         return vectors
+
+    def joint_pass(
+        self, members: Sequence[Encoder]
+    ) -> Callable[[NDArray[np.float32]], list[Vectors]] | None:
+        """One forward pass serving several encoders (this one among them) that share a
+        network, e.g. poolings of one CNN; None when they do not. Optional hook."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources (sessions, threads); optional."""

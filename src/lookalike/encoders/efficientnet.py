@@ -23,6 +23,7 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,16 @@ def multi_taps(filters: list[int]) -> tuple[int, int]:
     return ends[-2], ends[-3]
 
 
-def build_torch_model(variant: str, pooling: str, size: int) -> Any:
-    """The PyTorch feature network: EfficientNet-Lite trunk, then pooling to a vector."""
+def build_torch_model(variant: str, pooling: str | tuple[str, ...], size: int) -> Any:
+    """The PyTorch feature network: EfficientNet-Lite trunk, then pooling to a vector.
+
+    With a tuple of poolings, one forward pass returns a tuple of vectors, one per pooling.
+    """
     import torch
     import torch.nn.functional as F
     from efficientnet_lite_pytorch import EfficientNet
+
+    poolings = (pooling,) if isinstance(pooling, str) else tuple(pooling)
 
     class FeatureNet(torch.nn.Module):
         def __init__(self) -> None:
@@ -92,33 +98,35 @@ def build_torch_model(variant: str, pooling: str, size: int) -> Any:
                     weights_path=str(_weights_path(variant)),
                     image_size=size,
                 )
-
             filters = [b._block_args.output_filters for b in self.trunk._blocks]
             self.deep, self.mid = multi_taps(filters)
 
-        def multi(self, x: torch.Tensor) -> torch.Tensor:
-            t = self.trunk
-            h = t._swish(t._bn0(t._conv_stem(x)))
-            parts = []
-            for i, block in enumerate(t._blocks):
-                h = block(h)
-                if i == self.mid:
-                    parts.append(F.normalize(h.mean(dim=(2, 3)), dim=1))
-                elif i == self.deep:
-                    parts.append(F.normalize(h.amax(dim=(2, 3)), dim=1))
-            head = t._swish(t._bn1(t._conv_head(h))).amax(dim=(2, 3))
-            parts.append(F.normalize(head, dim=1))
-            return F.normalize(torch.cat(parts[::-1], dim=1), dim=1)  # last layer first
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if pooling == "multi":
-                return self.multi(x)
-            fmap = self.trunk.extract_features(x)
-            if pooling == "avg":
+        def pool(self, how: str, fmap: torch.Tensor, taps: dict[int, torch.Tensor]) -> Any:
+            if how == "avg":
                 return fmap.mean(dim=(2, 3))
-            if pooling == "max":
+            if how == "max":
                 return fmap.amax(dim=(2, 3))
-            return fmap.flatten(1)
+            if how == "flatten":
+                return fmap.flatten(1)
+            parts = (  # multi: last layer first, each part a unit vector
+                fmap.amax(dim=(2, 3)),
+                taps[self.deep].amax(dim=(2, 3)),
+                taps[self.mid].mean(dim=(2, 3)),
+            )
+            joined = torch.cat([F.normalize(v, dim=1) for v in parts], dim=1)
+            return F.normalize(joined, dim=1)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            t = self.trunk  # the package's extract_features, keeping two stage ends
+            h = t._swish(t._bn0(t._conv_stem(x)))
+            taps = {}
+            for i, block in enumerate(t._blocks):
+                h = block(h)  # in eval mode drop-connect is off, as in extract_features
+                if i in (self.deep, self.mid):
+                    taps[i] = h
+            fmap = t._swish(t._bn1(t._conv_head(h)))
+            outs = tuple(self.pool(how, fmap, taps) for how in poolings)
+            return outs[0] if len(outs) == 1 else outs
 
     import contextlib
     import io
@@ -128,11 +136,17 @@ def build_torch_model(variant: str, pooling: str, size: int) -> Any:
     return net.eval()
 
 
-def export_onnx(variant: str, pooling: str, size: int, target: Path) -> Path:
+def _output_names(poolings: tuple[str, ...]) -> list[str]:
+    return ["vectors"] if len(poolings) == 1 else [f"vectors_{p}" for p in poolings]
+
+
+def export_onnx(variant: str, pooling: str | tuple[str, ...], size: int, target: Path) -> Path:
     """Export the feature network to ONNX at ``target``, atomically (temp file + rename)."""
     import torch
 
-    net = build_torch_model(variant, pooling, size)
+    poolings = (pooling,) if isinstance(pooling, str) else tuple(pooling)
+    net = build_torch_model(variant, poolings, size)
+    outputs = _output_names(poolings)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
     os.close(fd)
@@ -144,8 +158,8 @@ def export_onnx(variant: str, pooling: str, size: int, target: Path) -> Path:
                 (torch.zeros(2, 3, size, size),),
                 tmp,
                 input_names=["pixels"],
-                output_names=["vectors"],
-                dynamic_axes={"pixels": {0: "batch"}, "vectors": {0: "batch"}},
+                output_names=outputs,
+                dynamic_axes={name: {0: "batch"} for name in ["pixels", *outputs]},
                 opset_version=17,
                 dynamo=False,
             )
@@ -154,6 +168,68 @@ def export_onnx(variant: str, pooling: str, size: int, target: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+class FeatureNetwork:
+    """The network behind one or more poolings, in ONNX Runtime (graph exported once and
+    cached) or PyTorch: ``run`` gives one array of vectors per pooling, from one pass."""
+
+    def __init__(
+        self,
+        variant: str,
+        poolings: tuple[str, ...],
+        size: int,
+        version: str,
+        runtime: str,
+        threads: int | None,
+    ) -> None:
+        self.variant, self.poolings, self.size = variant, poolings, size
+        self.path = (
+            cache_dir() / "onnx" / f"efficientnet-{variant}-{size}-{'+'.join(poolings)}-"
+            f"{version}.onnx"
+        )
+        self._session: Any = None
+        self._torch: Any = None
+        self.runtime = self._start(runtime, threads)
+
+    def _start(self, runtime: str, threads: int | None) -> str:
+        if runtime in ("auto", "onnx"):
+            try:
+                import onnxruntime as ort
+            except ImportError:
+                if runtime == "onnx":
+                    raise
+            else:
+                if not self.path.exists():
+                    export_onnx(self.variant, self.poolings, self.size, self.path)
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = int(threads or 1)
+                opts.inter_op_num_threads = 1
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._session = ort.InferenceSession(
+                    str(self.path), opts, providers=["CPUExecutionProvider"]
+                )
+                return "onnx"
+        import torch
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self._torch = build_torch_model(self.variant, self.poolings, self.size)
+        return "torch"
+
+    def run(self, batch: NDArray[np.float32]) -> list[Vectors]:
+        """One forward pass: the vectors of each pooling, in order."""
+        if self._session is not None:
+            return list(self._session.run(None, {"pixels": batch}))
+        import torch
+
+        with torch.inference_mode():
+            out = self._torch(torch.from_numpy(batch))
+        return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+
+    def close(self) -> None:
+        self._session = None
+        self._torch = None
 
 
 class EfficientNetLiteEncoder(Encoder):
@@ -193,51 +269,47 @@ class EfficientNetLiteEncoder(Encoder):
         self.version = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
         self.threads = threads
         self.options = {"pooling": pooling, "image_size": size}
-        self._session: Any = None
-        self._torch: Any = None
-        self.runtime = self._start(runtime)
+        self._network = FeatureNetwork(variant, (pooling,), size, self.version, runtime, threads)
+        self.runtime = self._network.runtime
 
-    # -- runtimes ---------------------------------------------------------------------
     @property
     def onnx_path(self) -> Path:
         """Where the exported graph is cached."""
-        s = self.preprocess.size
-        return cache_dir() / "onnx" / f"{self.name}-{s}-{self.pooling}-{self.version}.onnx"
-
-    def _start(self, runtime: str) -> str:
-        if runtime in ("auto", "onnx"):
-            try:
-                import onnxruntime as ort
-            except ImportError:
-                if runtime == "onnx":
-                    raise
-            else:
-                path = self.onnx_path
-                if not path.exists():
-                    export_onnx(self.variant, self.pooling, self.preprocess.size, path)
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = int(self.threads or 1)
-                opts.inter_op_num_threads = 1
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                self._session = ort.InferenceSession(
-                    str(path), opts, providers=["CPUExecutionProvider"]
-                )
-                return "onnx"
-        import torch
-
-        if self.threads:
-            torch.set_num_threads(int(self.threads))
-        self._torch = build_torch_model(self.variant, self.pooling, self.preprocess.size)
-        return "torch"
+        return self._network.path
 
     def encode_batch(self, batch: NDArray[np.float32]) -> Vectors:
-        if self._session is not None:
-            return self._session.run(None, {"pixels": batch})[0]
-        import torch
+        return self._network.run(batch)[0]
 
-        with torch.inference_mode():
-            return self._torch(torch.from_numpy(batch)).numpy()
+    def joint_pass(
+        self, members: Sequence[Encoder]
+    ) -> Callable[[NDArray[np.float32]], list[Vectors]] | None:
+        try:
+            return shared_network(members)
+        except ValueError:
+            return None
 
     def close(self) -> None:
-        self._session = None
-        self._torch = None
+        self._network.close()
+
+
+def shared_network(members: Sequence[Encoder]) -> Callable[[NDArray[np.float32]], list[Vectors]]:
+    """One forward pass that serves several poolings of the same EfficientNet-Lite (same
+    variant, size and runtime); raises ValueError for encoders that cannot share one."""
+    first = members[0]
+    if not all(
+        isinstance(m, EfficientNetLiteEncoder)
+        and (m.variant, m.preprocess.size, m.version, m.runtime)
+        == (first.variant, first.preprocess.size, first.version, first.runtime)  # type: ignore[attr-defined]
+        for m in members
+    ):
+        raise ValueError("only poolings of one EfficientNet-Lite network share a pass")
+    assert isinstance(first, EfficientNetLiteEncoder)
+    network = FeatureNetwork(
+        first.variant,
+        tuple(str(m.pooling) for m in members),
+        first.preprocess.size,
+        first.version,
+        first.runtime,
+        first.threads,
+    )
+    return network.run

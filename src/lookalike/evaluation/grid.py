@@ -104,17 +104,23 @@ def run_grid(
     groups: dict[str, str] | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> list[GridRow]:
-    """Score every configuration. Vectors already in the catalogue are reused; only
-    missing (encoder, pooling) pairs are embedded, once each. No poolings means each
+    """Score every configuration. Vectors already in the catalogue are reused; what is
+    missing is embedded in one pass per model: every image decoded once, and the
+    poolings of one network computed from one forward pass. No poolings means each
     encoder's default."""
     from lookalike.training.runs import resolve_model
 
     rows: list[GridRow] = []
     for model in models:
         name, base = resolve_model(model, col.db)
-        for encoder in _encoders(name, base, poolings):
+        encoders = _encoders(name, base, poolings)
+        same_input: dict[object, list[Encoder]] = {}
+        for encoder in encoders:
+            same_input.setdefault(encoder.preprocess, []).append(encoder)
+        for group in same_input.values():
+            col.index(group[0], also=group[1:], progress=progress)
+        for encoder in encoders:
             scheduler = str(getattr(encoder, "training", {}).get("scheduler") or "-")
-            col.index(encoder, progress=progress)
             table = col.vectors(key=encoder.key)
             keep, labels = labels_for(table.paths, groups)
             vectors = table.vectors[keep]
