@@ -246,3 +246,17 @@ def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "recorded 1 pairs" in capsys.readouterr().out
     assert main(["group", str(indexed), "--mode", "clusters", "--k", "3"]) == 0
     assert "3 clusters" in capsys.readouterr().out
+
+
+def test_thresholds_follow_encoder_and_pooling() -> None:
+    """Calibrated per (encoder, pooling); another pooling of a known encoder falls back to
+    the encoder's, an unknown encoder to the generic pair."""
+    from lookalike.grouping.duplicates import GENERIC, default_thresholds
+
+    assert default_thresholds("efficientnet-lite0", "multi").near == 0.85
+    assert default_thresholds("efficientnet-lite0", "avg") == default_thresholds(
+        "efficientnet-lite0", "flatten"
+    )
+    assert default_thresholds("efficientnet-lite0", "avg").near == 0.80
+    assert default_thresholds("color-histogram") != GENERIC
+    assert default_thresholds("my-plugin", "avg") == GENERIC
