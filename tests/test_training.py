@@ -75,6 +75,28 @@ def test_model4_spatial_sizes_at_224() -> None:
     assert ups == [6, 13, 27, 55, 111, 224]
 
 
+@pytest.mark.parametrize("arch", ["model1", "model4"])
+def test_output_is_alive_on_dark_images(arch: str) -> None:
+    """Dark pictures with a bright object (Fashion-MNIST's kind): the final ReLU must not
+    start dead, or no gradient ever flows; a few steps lower the loss."""
+    torch.manual_seed(0)
+    x = torch.zeros(8, 3, 64, 64)
+    for i in range(8):
+        x[i, :, 16 + i : 40 + i, 20:44] = 0.5 + 0.05 * i
+    model = ConvAutoencoder(arch, 64)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    losses = []
+    for _ in range(30):
+        out = model(x)
+        loss = torch.nn.functional.mse_loss(out, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert float((out > 0).float().mean()) > 0.05
+    assert losses[-1] < 0.8 * losses[0]
+
+
 def _config(tmp: Path, **kw: object) -> TrainConfig:
     base = {"arch": "model1", "epochs": 2, "batch_size": 4, "image_size": 64, "lr": 1e-3}
     return TrainConfig(**{**base, **kw})  # type: ignore[arg-type]

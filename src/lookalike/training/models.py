@@ -15,6 +15,11 @@ At 224 x 224 input (parameter counts are asserted by the tests):
   Encoder 8,630,400, decoder 8,629,379.
 
 The last decoder layer is a ReLU, so the reconstruction target is the image in [0, 1].
+Weights start from He initialisation with zero biases. With PyTorch's default
+initialisation, model4's final ReLU outputs zero everywhere on dark images such as
+Fashion-MNIST from the first step, so no gradient flows and it never trains (measured:
+loss flat at 0.1953 for 12 epochs at 64 px); He initialisation keeps the signal alive
+through the twelve ReLU layers, and it trains the other models faster too.
 At other input sizes the latent shrinks; when the decoder's output size differs from the
 input it is resized to it (bilinear) before the loss.
 """
@@ -87,6 +92,12 @@ class ConvAutoencoder(nn.Module):
         latent_shape(arch, self.image_size)  # a clear error if still too small
         self.encoder = _encoder(arch, self.ceil)
         self.decoder = _decoder(arch)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
+                # fan_out of a transposed convolution is its input side
+                mode = "fan_in" if isinstance(layer, nn.Conv2d) else "fan_out"
+                nn.init.kaiming_normal_(layer.weight, mode=mode, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The latent feature map."""
