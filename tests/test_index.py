@@ -131,3 +131,26 @@ def test_compressed_index_is_small() -> None:
     exact = create_index("exact", 64, "euclidean")
     exact.add(np.arange(20000, dtype=np.int64), data)
     assert index.memory_bytes < exact.memory_bytes / 4
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_rerank_scores_all_rows_or_candidates_alike(
+    metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deep re-ranking scores every stored row at once; it must answer exactly as the
+    candidate-by-candidate path, replaced and removed ids included."""
+    import lookalike.index._faiss as faiss_backend
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 24)).astype(np.float32)
+    index = create_index("lsh", 24, metric)
+    index.add(np.arange(400), x)
+    index.add(np.arange(10), rng.normal(size=(10, 24)).astype(np.float32))  # replaced
+    index.remove(np.arange(10, 20))
+    q = rng.normal(size=(7, 24)).astype(np.float32)
+    dense = index.search(q, 40)
+    monkeypatch.setattr(faiss_backend, "DENSE_SHARE", 0)  # never dense
+    sparse = index.search(q, 40)
+    np.testing.assert_array_equal(dense.ids, sparse.ids)
+    np.testing.assert_allclose(dense.scores, sparse.scores, rtol=1e-4, atol=1e-4)
+    assert not np.isin(dense.ids, np.arange(10, 20)).any()
