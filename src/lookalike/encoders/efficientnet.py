@@ -283,33 +283,20 @@ class EfficientNetLiteEncoder(Encoder):
     def joint_pass(
         self, members: Sequence[Encoder]
     ) -> Callable[[NDArray[np.float32]], list[Vectors]] | None:
-        try:
-            return shared_network(members)
-        except ValueError:
+        """One forward pass for several poolings of this network (same variant, size,
+        weights and runtime); None when another kind of encoder is among them."""
+        same = (self.variant, self.preprocess.size, self.version, self.runtime)
+        if not all(
+            isinstance(m, EfficientNetLiteEncoder)
+            and (m.variant, m.preprocess.size, m.version, m.runtime) == same
+            for m in members
+        ):
             return None
+        poolings = tuple(str(m.pooling) for m in members)
+        size = self.preprocess.size
+        return FeatureNetwork(
+            self.variant, poolings, size, self.version, self.runtime, self.threads
+        ).run
 
     def close(self) -> None:
         self._network.close()
-
-
-def shared_network(members: Sequence[Encoder]) -> Callable[[NDArray[np.float32]], list[Vectors]]:
-    """One forward pass that serves several poolings of the same EfficientNet-Lite (same
-    variant, size and runtime); raises ValueError for encoders that cannot share one."""
-    first = members[0]
-    if not all(
-        isinstance(m, EfficientNetLiteEncoder)
-        and (m.variant, m.preprocess.size, m.version, m.runtime)
-        == (first.variant, first.preprocess.size, first.version, first.runtime)  # type: ignore[attr-defined]
-        for m in members
-    ):
-        raise ValueError("only poolings of one EfficientNet-Lite network share a pass")
-    assert isinstance(first, EfficientNetLiteEncoder)
-    network = FeatureNetwork(
-        first.variant,
-        tuple(str(m.pooling) for m in members),
-        first.preprocess.size,
-        first.version,
-        first.runtime,
-        first.threads,
-    )
-    return network.run

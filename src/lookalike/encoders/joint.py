@@ -46,8 +46,3 @@ class JointEncoder(Encoder):
         """One array per member, in order."""
         bounds = np.cumsum([m.dim for m in self.members])[:-1]
         return [np.ascontiguousarray(v) for v in np.split(vectors, bounds, axis=1)]
-
-
-def can_share_pass(encoders: Sequence[Encoder]) -> bool:
-    """Whether these encoders can be fed by one pass (same preprocessing)."""
-    return len({e.preprocess for e in encoders}) == 1

@@ -179,27 +179,26 @@ def rerank(
     # When each query has candidates in a good share of the store (deep rankings, as an
     # evaluation asks), scoring every stored row with one matrix product per block of
     # queries beats gathering the candidates' vectors query by query.
-    n_rows = len(store.matrix()) if cand.size else 0
-    dense = n_rows > 0 and cand.shape[1] * DENSE_SHARE >= n_rows
-    every = index._prepare(store.matrix()) if dense else None
-    block = max(1, DENSE_BLOCK // max(1, n_rows))
+    stored = store.matrix() if cand.size else np.zeros((0, store.dim), np.float32)
+    dense = len(stored) > 0 and cand.shape[1] * DENSE_SHARE >= len(stored)
+    every = index._prepare(stored) if dense else None
+    every_sq = (every * every).sum(1) if every is not None else None
+    block = max(1, DENSE_BLOCK // max(1, len(stored)))
     full: NDArray[np.float32] | None = None
     for r in range(len(q)):
         c = cand[r][cand[r] >= 0]
         if every is not None and r % block == 0:
             qb = q[r : r + block]
-            if index.higher_is_closer:
-                full = qb @ every.T
-            else:
-                full = (qb * qb).sum(1)[:, None] - 2 * (qb @ every.T) + (every * every).sum(1)
+            full = qb @ every.T
+            if not index.higher_is_closer:
+                full = (qb * qb).sum(1)[:, None] - 2 * full + every_sq
         if len(c) == 0:
             continue
         if full is not None:
             s = full[r % block, store.positions(c)]
-        elif index.higher_is_closer:
-            s = index._prepare(store.get(c)) @ q[r]
         else:
-            s = ((index._prepare(store.get(c)) - q[r]) ** 2).sum(axis=1)
+            vecs = index._prepare(store.get(c))
+            s = vecs @ q[r] if index.higher_is_closer else ((vecs - q[r]) ** 2).sum(axis=1)
         order = np.argsort(-s if index.higher_is_closer else s, kind="stable")[:k]
         out_s[r, : len(order)] = s[order]
         out_i[r, : len(order)] = c[order]
