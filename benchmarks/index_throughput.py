@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lookalike import Collection, create_encoder
-from lookalike.embedding import default_workers
+from lookalike.config import default_workers
 from lookalike.imageio import read_image
 
 try:

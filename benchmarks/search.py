@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lookalike import Collection
-from lookalike.index import create_index
+from lookalike.index import create_index, load_index
 from lookalike.index.auto import choose_kind
 from lookalike.index.base import faiss_threads
 
@@ -145,9 +145,7 @@ def main() -> None:
                 index.add(ids, x)
             build = time.perf_counter() - t
             if kind in ("ivfpq", "lsh"):  # re-rank vectors stay memory-mapped on disk
-                from lookalike.index.base import VectorIndex
-
-                index = VectorIndex.load(index.save(tmp / f"{kind}-{len(list(tmp.iterdir()))}"))
+                index = load_index(index.save(tmp / f"{kind}-{len(list(tmp.iterdir()))}"))
             mem = index.memory_bytes / 1e6
             for opts in query_opts:
                 for key, value in opts.items():
@@ -180,7 +178,7 @@ def overhead(root: Path, x: np.ndarray, q: np.ndarray, args: argparse.Namespace)
 
     col = Collection.open(root)
     col.search(q[0], k=K)  # loads the saved index
-    raw = col._loaded[(1, "cosine")].index
+    raw = col.index_for(col.vectors_set(), "cosine").index
     faiss_index = raw._index
     params = raw._search_params()
     qn = q / np.linalg.norm(q, axis=1, keepdims=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookalike.searcher import SetIndex
+from lookalike.core.set_index import SetIndex
 from lookalike.store import Catalog, FileRecord, VectorStore
 
 

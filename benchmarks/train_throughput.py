@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from lookalike.training.models import ARCHS, ConvAutoencoder
+from lookalike.encoders.autoencoder_nets import ARCHS, ConvAutoencoder
 from lookalike.training.trainer import TrainConfig, Trainer
 
 

@@ -9,7 +9,7 @@ from imagegen import scene
 from lookalike.config import DEFAULT_POOLING
 from lookalike.encoders import create_encoder, list_encoders, register_encoder
 from lookalike.encoders.efficientnet import EfficientNetLiteEncoder, multi_taps, stage_ends
-from lookalike.errors import UnknownEncoderError, UnsupportedPoolingError
+from lookalike.errors import InvalidOptionError, UnknownEncoderError, UnsupportedPoolingError
 
 
 def _pixels(n: int, size: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_builtins_are_registered() -> None:
 def test_unknown_encoder_and_option() -> None:
     with pytest.raises(UnknownEncoderError, match="unknown encoder"):
         create_encoder("nope")
-    with pytest.raises(UnknownEncoderError, match="does not take"):
+    with pytest.raises(InvalidOptionError, match="does not take"):
         create_encoder("average-rgb", pooling="max")
 
 

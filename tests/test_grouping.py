@@ -15,7 +15,15 @@ from imagegen import scene, variant
 from lookalike import Collection
 from lookalike.cli.main import main
 from lookalike.errors import LookalikeError
-from lookalike.grouping import apply, find_clusters, find_duplicates, find_in_reference, plan, undo
+from lookalike.grouping import (
+    apply,
+    find_clusters,
+    find_duplicates,
+    find_in_reference,
+    mark_not_duplicates,
+    plan,
+    undo,
+)
 from lookalike.grouping.evaluate import pair_scores
 from lookalike.grouping.linkage import link
 from lookalike.results import KnnGraph
@@ -92,7 +100,7 @@ def test_decisions_persist(indexed: Path) -> None:
     with Collection.open(indexed) as col:
         before = find_duplicates(col)
         group = next(g for g in before.tier("near") if "shapes-7-cropped.png" in _names(g))
-        assert col.mark_not_duplicates([m.path for m in group.members]) == 3
+        assert mark_not_duplicates(col, [m.path for m in group.members]) == 3
     with Collection.open(indexed) as col:  # a later run, a new process's view
         after = find_duplicates(col)
     for g in after.tier("near") + after.tier("similar"):

@@ -32,12 +32,12 @@ def test_chosen_index_is_saved_synced_and_searched(kind: str, photos: Path) -> N
             index=kind,
             index_options={"rerank": 50} if kind in ("ivfpq", "lsh") else None,
         )
-        assert report.index["kind"] == kind and report.index["count"] == 24
-        assert 0.0 <= report.index["recall_at_10"] <= 1.0
+        assert report.index.kind == kind and report.index.count == 24
+        assert 0.0 <= report.index.recall_at_10 <= 1.0
         pointer = json.loads((_index_dir(photos) / "current.json").read_text())
         assert (_index_dir(photos) / pointer["folder"] / "index.json").exists()
         info = col.info().vector_sets[0]
-        assert info.index_kind == kind and info.index_stats["kind"] == kind
+        assert info.index_kind == kind and info.index_stats.kind == kind
 
         q = photos / "checker-4.jpg"
         res = col.search(q, k=3, check_recall=True)
@@ -110,7 +110,7 @@ def test_milvus_lite_backend_end_to_end(photos: Path, tmp_path: Path) -> None:
     uri = str(tmp_path / "milvus" / "lookalike.db")
     with Collection.open(photos) as col:
         report = col.index(model="test-tiny", index="milvus", index_options={"uri": uri})
-        assert report.index["kind"] == "milvus" and report.index["count"] == 24
+        assert report.index.kind == "milvus" and report.index.count == 24
         kind, seed = SCENES[2]
         res = col.search(photos / f"{kind}-{seed}.jpg", k=2, check_recall=True)
         assert res.index == "milvus" and res.recall == 1.0

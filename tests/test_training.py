@@ -14,10 +14,10 @@ import torch
 from lookalike import Collection
 from lookalike.cli.main import main
 from lookalike.encoders import create_encoder
+from lookalike.encoders.autoencoder_nets import ConvAutoencoder, count_parameters, latent_shape
 from lookalike.errors import UnsupportedPoolingError
 from lookalike.evaluation.grid import _encoders
 from lookalike.training.data import build_cache
-from lookalike.training.models import ConvAutoencoder, count_parameters, latent_shape
 from lookalike.training.trainer import TrainConfig, Trainer, make_scheduler, ssim_loss
 
 COUNTS = {  # (encoder, decoder) parameters at any input size, from the origin report

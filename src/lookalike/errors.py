@@ -28,6 +28,10 @@ class ImageDecodeError(LookalikeError):
         self.reason = reason
 
 
+class InvalidOptionError(LookalikeError, ValueError):
+    """An option has a value the library does not accept (a metric, k, a backend setting)."""
+
+
 class UnknownEncoderError(LookalikeError):
     """No encoder is registered under the asked name."""
 
@@ -46,3 +50,11 @@ class EncoderMismatchError(LookalikeError):
 
 class CollectionBusyError(LookalikeError):
     """Another process is writing to the same collection."""
+
+
+class StoreError(LookalikeError):
+    """A collection's database cannot be used as it is (e.g. written by a newer lookalike)."""
+
+
+class EncoderOutputError(LookalikeError):
+    """An encoder returned vectors of the wrong shape (a broken plugin or model file)."""

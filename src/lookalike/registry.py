@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from lookalike.errors import LookalikeError
+from lookalike.errors import InvalidOptionError, LookalikeError
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ class Registry(Generic[T]):
     ) -> None:
         """Make ``factory`` available under ``name``."""
         if name in self._factories and not replace:
-            raise ValueError(f"an {self.kind} named {name!r} is already registered")
+            raise InvalidOptionError(f"an {self.kind} named {name!r} is already registered")
         self._factories[name] = (factory, RegistryEntry(name, description, default))
 
     def unregister(self, name: str) -> None:
@@ -65,6 +65,15 @@ class Registry(Generic[T]):
         if not self._factories:  # running from a source tree that was never installed
             importlib.import_module(self._builtin).register()
 
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered as ``name`` (a typed error names the known ones)."""
+        self._load()
+        try:
+            return self._factories[name][0]
+        except KeyError:
+            known = ", ".join(sorted(self._factories)) or "none"
+            raise self._error(f"unknown {self.kind} {name!r} (known: {known})") from None
+
     def entries(self) -> list[RegistryEntry]:
         """Every registered name, sorted."""
         self._load()
@@ -72,14 +81,11 @@ class Registry(Generic[T]):
 
     def create(self, name: str, *args: Any, **options: Any) -> T:
         """Build the thing registered as ``name``; a typed error names the known ones."""
-        self._load()
-        try:
-            factory, _ = self._factories[name]
-        except KeyError:
-            known = ", ".join(sorted(self._factories)) or "none"
-            raise self._error(f"unknown {self.kind} {name!r} (known: {known})") from None
+        factory = self.factory(name)
         try:
             inspect.signature(factory).bind(*args, **options)
         except TypeError as exc:
-            raise self._error(f"{self.kind} {name!r} does not take these options: {exc}") from None
+            raise InvalidOptionError(
+                f"{self.kind} {name!r} does not take these options: {exc}"
+            ) from None
         return factory(*args, **options)

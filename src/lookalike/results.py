@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,24 @@ class SearchResult:
     def __getitem__(self, i: int) -> Match:
         return self.matches[i]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the API: paths absolute, scores rounded to 1e-6."""
+        return {
+            "query": self.query,
+            "encoder": self.encoder,
+            "pooling": self.pooling,
+            "metric": self.metric,
+            "vector_set": self.vector_set,
+            "searched": self.searched,
+            "index": self.index,
+            "recall": self.recall,
+            "seconds": round(self.seconds, 6),
+            "results": [
+                {"rank": m.rank, "path": m.location, "score": round(m.score, 6)}
+                for m in self.matches
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -58,6 +76,34 @@ class Skipped:
 
     path: str
     reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {"path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """A search index as measured after it was built or synced: its kind and settings,
+    resident memory, size, and recall@10 against exact search on a sample of its vectors."""
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    memory_bytes: int = 0
+    count: int = 0
+    recall_at_10: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (the form the catalogue stores and ``--json`` prints)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexStats | None:
+        """Read what :meth:`to_dict` wrote (None for an empty or foreign record)."""
+        if not data or "kind" not in data:
+            return None
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -77,12 +123,32 @@ class IndexReport:
     seconds: float
     embed_seconds: float = 0.0
     interrupted: bool = False
-    index: dict[str, Any] = field(default_factory=dict)
+    index: IndexStats | None = None
 
     @property
     def images_per_second(self) -> float:
         """Decode-and-encode throughput of this run (model loading and scanning excluded)."""
         return self.indexed / self.embed_seconds if self.embed_seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the API."""
+        return {
+            "root": str(self.root),
+            "vector_set": self.vector_set,
+            "encoder": self.encoder,
+            "pooling": self.pooling,
+            "files_seen": self.files_seen,
+            "indexed": self.indexed,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "newly_skipped": self.newly_skipped,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+            "images_per_second": round(self.images_per_second, 1),
+            "interrupted": self.interrupted,
+            "index": self.index.to_dict() if self.index else {},
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +164,13 @@ class VectorSetInfo:
     updated_at: float
     index_kind: str = "auto"
     index_options: dict[str, Any] = field(default_factory=dict)
-    index_stats: dict[str, Any] = field(default_factory=dict)
+    index_stats: IndexStats | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (``index_stats`` empty where the index was never measured)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["index_stats"] = self.index_stats.to_dict() if self.index_stats else {}
+        return out
 
 
 @dataclass(frozen=True)
@@ -112,6 +184,17 @@ class CollectionInfo:
     skipped: list[Skipped]
     vector_sets: list[VectorSetInfo] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the API."""
+        return {
+            "root": str(self.root),
+            "db": str(self.db),
+            "files": self.files,
+            "images": self.ok,
+            "vector_sets": [s.to_dict() for s in self.vector_sets],
+            "skipped": [s.to_dict() for s in self.skipped],
+        }
+
 
 @dataclass(frozen=True)
 class VectorTable:
@@ -121,6 +204,8 @@ class VectorTable:
     ids: NDArray[np.int64]
     paths: list[str]
     vectors: NDArray[np.float32]
+    encoder: str = ""  # from the catalogue's row of the set, never parsed from its key
+    pooling: str | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

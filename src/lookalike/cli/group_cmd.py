@@ -1,10 +1,9 @@
-"""``lookalike group``, ``undo``, ``not-duplicates`` and ``evaluate-groups``."""
+"""``lookalike group``: duplicate tiers, clusters, or a folder against a reference."""
 
 from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,64 +14,25 @@ from lookalike.cli.console import index_progress, out
 from lookalike.collection import Collection
 from lookalike.grouping import (
     TIERS,
+    ClusterReport,
     DuplicateReport,
+    ReferenceReport,
     apply,
     find_clusters,
     find_duplicates,
     find_in_reference,
-    make_near_duplicate_set,
-    pair_scores,
     plan,
-    undo,
 )
-from lookalike.grouping.clusters import ClusterReport
 
 TIER_TITLES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Look-alikes"}
 
 
-def _rel(path: Path, root: Path) -> str:
+def rel(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` where it lies inside, else as it is."""
     try:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-def duplicates_json(report: DuplicateReport) -> dict[str, object]:
-    """The report as plain data."""
-    return {
-        "root": str(report.root),
-        "vector_set": report.vector_set,
-        "thresholds": {"near": report.thresholds.near, "similar": report.thresholds.similar},
-        "keep_rule": report.keep_rule,
-        "images": report.images,
-        "groups": [
-            {
-                "id": g.id,
-                "tier": g.tier,
-                "keep": str(g.keep.path),
-                "members": [
-                    {
-                        "path": str(m.path),
-                        "keep": m.keep,
-                        "width": m.width,
-                        "height": m.height,
-                        "bytes": m.size,
-                        "format": m.format,
-                    }
-                    for m in g.members
-                ],
-                "similarities": [
-                    {
-                        "a": next(str(m.path) for m in g.members if m.id == a),
-                        "b": next(str(m.path) for m in g.members if m.id == b),
-                        "cosine": s,
-                    }
-                    for a, b, s in g.similarities
-                ],
-            }
-            for g in report.groups
-        ],
-    }
 
 
 def print_duplicates(report: DuplicateReport, limit: int) -> None:
@@ -92,17 +52,16 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
             highlight=False,
         )
         for g in groups[:limit]:
-            keep = g.keep
-            sims = {b if a == keep.id else a: s for a, b, s in g.similarities if keep.id in (a, b)}
+            keep, sims = g.keep, g.similarity_to_keep()
             out.print(
-                f"  group {g.id}: [green]keep[/] {_rel(keep.path, report.root)} "
+                f"  group {g.id}: [green]keep[/] {rel(keep.path, report.root)} "
                 f"({keep.width}x{keep.height}, {keep.size / 1024:,.0f} KiB)",
                 highlight=False,
             )
             for m in g.members:
                 if not m.keep:
                     sim = f" cos {sims[m.id]:.3f}" if m.id in sims else ""
-                    out.print(f"           {_rel(m.path, report.root)}{sim}", highlight=False)
+                    out.print(f"           {rel(m.path, report.root)}{sim}", highlight=False)
         if len(groups) > limit:
             out.print(f"  … {len(groups) - limit:,} more (--limit, --json)", highlight=False)
 
@@ -120,13 +79,66 @@ def print_clusters(report: ClusterReport, limit: int) -> None:
         table.add_row(
             "outliers" if c.label == -1 else str(c.label),
             f"{len(c.members):,}",
-            _rel(c.medoid, report.root),
+            rel(c.medoid, report.root),
         )
     out.print(table)
 
 
+def print_reference(found: ReferenceReport, root: Path, against: Path) -> None:
+    """The new images that have duplicates in the reference, with their hits."""
+    out.print(f"{len(found):,} images of {root} have duplicates in {against}", highlight=False)
+    for new, hits in found.items():
+        out.print(f"  {rel(new, root)}", highlight=False)
+        for p, s in hits:
+            out.print(f"      {p}  cos {s:.3f}", highlight=False)
+
+
+def write_outputs(
+    report: DuplicateReport, csv_out: Path | None, html_out: Path | None, grid: Path | None
+) -> None:
+    """The files a user asked for: CSV, one HTML page, one picture per group."""
+    if csv_out:
+        with open(csv_out, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(report.csv_rows())
+        out.print(f"csv: {csv_out}", highlight=False)
+    if html_out:
+        from lookalike.render.groups import save_groups_html
+
+        out.print(f"html: {save_groups_html(report, html_out)}", highlight=False)
+    if grid:
+        from lookalike.render.groups import save_group_grids
+
+        n = len(save_group_grids(report, grid))
+        out.print(f"{n} group pictures in {grid}", highlight=False)
+
+
+def act(
+    col: Collection,
+    report: DuplicateReport,
+    move_to: Path | None,
+    link_to: Path | None,
+    tiers: str,
+    do_apply: bool,
+) -> None:
+    """Plan moves or links of the images not kept; carry them out with ``--apply``."""
+    actions = plan(
+        report, move_to=move_to, link_to=link_to, tiers=tuple(t.strip() for t in tiers.split(","))
+    )
+    verb = "move" if move_to else "link"
+    if not do_apply:
+        for a in actions:
+            out.print(f"would {verb} {a.src} -> {a.dst}", highlight=False)
+        out.print(f"dry run: {len(actions)} files; add --apply to {verb} them", highlight=False)
+        return
+    journal = apply(actions, col.db)
+    out.print(
+        f"{verb}d {len(actions)} files; journal {journal}; undo with: lookalike undo {col.root}",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add the commands to the app."""
+    """Add the command to the app."""
 
     @app.command("group")
     def group(
@@ -165,51 +177,21 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Group similar images: exact copies, near-duplicates, look-alikes, or clusters."""
+        if mode not in ("duplicates", "clusters"):
+            raise typer.BadParameter("use duplicates or clusters", param_hint="--mode")
         with Collection.open(folder, db=db) as col:
             if against is not None:
                 with Collection.open(against) as ref:
                     found = find_in_reference(col, ref, threshold=threshold)
                 if as_json:
-                    print(
-                        json.dumps(
-                            {
-                                str(k): [{"path": str(p), "cosine": round(s, 4)} for p, s in v]
-                                for k, v in found.items()
-                            },
-                            indent=2,
-                        )
-                    )
-                    return
-                out.print(
-                    f"{len(found):,} images of {col.root} have duplicates in {against}",
-                    highlight=False,
-                )
-                for new, hits in found.items():
-                    out.print(f"  {_rel(new, col.root)}", highlight=False)
-                    for p, s in hits:
-                        out.print(f"      {p}  cos {s:.3f}", highlight=False)
+                    print(json.dumps(found.to_dict(), indent=2))
+                else:
+                    print_reference(found, col.root, against)
                 return
             if mode == "clusters":
                 creport = find_clusters(col, k=k, algo=algo, model=model, pooling=pooling)
                 if as_json:
-                    print(
-                        json.dumps(
-                            {
-                                "k": creport.k,
-                                "criterion": creport.criterion,
-                                "silhouette": creport.silhouette,
-                                "clusters": [
-                                    {
-                                        "label": c.label,
-                                        "medoid": str(c.medoid),
-                                        "members": [str(p) for p in c.members],
-                                    }
-                                    for c in creport.clusters
-                                ],
-                            },
-                            indent=2,
-                        )
-                    )
+                    print(json.dumps(creport.to_dict(), indent=2))
                 else:
                     print_clusters(creport, limit)
                 if grid:
@@ -218,8 +200,6 @@ def register(app: typer.Typer) -> None:
                     paths = save_cluster_grids(creport, grid)
                     out.print(f"{len(paths)} cluster pictures in {grid}", highlight=False)
                 return
-            if mode != "duplicates":
-                raise typer.BadParameter("use duplicates or clusters", param_hint="--mode")
             with index_progress(enabled=not as_json) as tick:
                 report = find_duplicates(
                     col,
@@ -230,133 +210,9 @@ def register(app: typer.Typer) -> None:
                     progress=tick,
                 )
             if as_json:
-                print(json.dumps(duplicates_json(report), indent=2))
+                print(json.dumps(report.to_dict(), indent=2))
             else:
                 print_duplicates(report, limit)
-            if csv_out:
-                with open(csv_out, "w", newline="", encoding="utf-8") as fh:
-                    w = csv.writer(fh)
-                    w.writerow(["group", "tier", "path", "keep", "width", "height", "bytes"])
-                    for g in report.groups:
-                        for m in g.members:
-                            w.writerow([g.id, g.tier, m.path, m.keep, m.width, m.height, m.size])
-                out.print(f"csv: {csv_out}", highlight=False)
-            if html_out:
-                from lookalike.render.groups import save_groups_html
-
-                out.print(f"html: {save_groups_html(report, html_out)}", highlight=False)
-            if grid:
-                from lookalike.render.groups import save_group_grids
-
-                out.print(
-                    f"{len(save_group_grids(report, grid))} group pictures in {grid}",
-                    highlight=False,
-                )
+            write_outputs(report, csv_out, html_out, grid)
             if move_to or link_to:
-                actions = plan(
-                    report,
-                    move_to=move_to,
-                    link_to=link_to,
-                    tiers=tuple(t.strip() for t in tiers.split(",")),
-                )
-                verb = "move" if move_to else "link"
-                if not do_apply:
-                    for a in actions:
-                        out.print(f"would {verb} {a.src} -> {a.dst}", highlight=False)
-                    out.print(
-                        f"dry run: {len(actions)} files; add --apply to {verb} them",
-                        highlight=False,
-                    )
-                else:
-                    journal = apply(actions, col.db)
-                    out.print(
-                        f"{verb}d {len(actions)} files; journal {journal}; "
-                        f"undo with: lookalike undo {col.root}",
-                        highlight=False,
-                    )
-
-    @app.command("undo")
-    def undo_cmd(
-        folder: Annotated[Path, typer.Argument(help="The collection.")] = Path("."),
-        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
-    ) -> None:
-        """Undo the latest --apply of group: move files back, remove links."""
-        col = Collection.open(folder, db=db)
-        journal, undone = undo(col.db)
-        if journal is None:
-            out.print("nothing to undo", highlight=False)
-            return
-        out.print(f"undid {len(undone)} actions of {journal.name}", highlight=False)
-
-    @app.command("not-duplicates")
-    def not_duplicates(
-        folder: Annotated[Path, typer.Argument(help="The collection.")],
-        paths: Annotated[list[Path], typer.Argument(help="Two or more images of it.")],
-        db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
-    ) -> None:
-        """Remember that these images are not duplicates; grouping will keep them apart."""
-        if len(paths) < 2:
-            raise typer.BadParameter("name at least two images", param_hint="PATHS")
-        with Collection.open(folder, db=db) as col:
-            n = col.mark_not_duplicates(list(paths))
-        out.print(f"recorded {n} pairs as not duplicates", highlight=False)
-
-    @app.command("evaluate-groups")
-    def evaluate_groups(
-        out_dir: Annotated[Path, typer.Option("--out", help="Where to make the set.")] = Path(
-            "demo/near-duplicates"
-        ),
-        model: Annotated[str, typer.Option("--model", "-m")] = "efficientnet-lite0",
-        pooling: Annotated[
-            str | None, typer.Option(help="Embedding method (the encoder's default if unset).")
-        ] = None,
-        thresholds: Annotated[
-            str, typer.Option(help="Comma-separated near thresholds to sweep.")
-        ] = "0.5,0.55,0.6,0.65,0.7,0.75,0.8,0.85,0.9,0.95",
-    ) -> None:
-        """Make a near-duplicate set from the sample photos and score grouping on it."""
-        truth = make_near_duplicate_set(out_dir)
-        with Collection.open(out_dir) as col:
-            with index_progress() as tick:
-                report = col.index(model=model, pooling=pooling, progress=tick)
-            pooling = report.pooling
-            graph = col.knn(10, model=model, pooling=pooling)
-            table = Table(
-                title=f"pairwise scores on {out_dir} ({model}, {pooling or '-'})",
-                title_justify="left",
-            )
-            for name in ("threshold", "tier", "precision", "recall", "F1", "pairs"):
-                table.add_column(name, justify="right")
-            for t in (float(x) for x in thresholds.split(",")):
-                found = find_duplicates(
-                    col, threshold=t, similar_threshold=t, model=model, pooling=pooling, graph=graph
-                )
-                exact = [[_rel(m.path, col.root) for m in g.members] for g in found.tier("exact")]
-                copies = {p: grp for grp in exact for p in grp}
-                near = []
-                for g in found.tier("near"):
-                    members = {_rel(m.path, col.root) for m in g.members}
-                    for p in list(members):
-                        members |= set(copies.get(p, []))
-                    near.append(sorted(members))
-                for tier, predicted, expected in (
-                    ("exact", exact, truth.exact),
-                    ("near", near + exact, truth.near),
-                ):
-                    s = pair_scores(predicted, expected)
-                    table.add_row(
-                        f"{t:.2f}",
-                        tier,
-                        f"{s.precision:.3f}",
-                        f"{s.recall:.3f}",
-                        f"{s.f1:.3f}",
-                        f"{s.predicted_pairs}/{s.true_pairs}",
-                    )
-        out.print(table)
-        n_near = sum(len(g) for g in truth.near)
-        out.print(
-            f"set: {len(truth.near)} photos with altered copies ({n_near} images), "
-            f"{len(truth.singles)} single photos, {len(truth.exact)} byte-identical copies",
-            highlight=False,
-        )
-        sys.stdout.flush()
+                act(col, report, move_to, link_to, tiers, do_apply)

@@ -12,10 +12,9 @@ import typer
 from lookalike.cli.console import err, index_progress, out
 from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
-from lookalike.encoders import create_encoder
-from lookalike.index.milvus import TOKEN_ENV
+from lookalike.encoders import resolve_encoder
+from lookalike.index.milvus import TOKEN_ENV, milvus_options
 from lookalike.results import IndexReport
-from lookalike.training.runs import resolve_model
 
 SHOW_SKIPPED = 15
 
@@ -40,23 +39,14 @@ def print_report(report: IndexReport) -> None:
         out.print(f"  … and {more:,} more (lookalike info {report.root})", highlight=False)
     if report.index:
         ix = report.index
-        mem = ix.get("memory_bytes", 0) / 2**20
+        mem = ix.memory_bytes / 2**20
         out.print(
-            f"  search index: {ix.get('kind')} {ix.get('params') or ''} · {mem:,.1f} MiB · "
-            f"recall@10 {ix.get('recall_at_10', 1.0):.3f}".replace(" {}", ""),
+            f"  search index: {ix.kind} {ix.params or ''} · {mem:,.1f} MiB · "
+            f"recall@10 {ix.recall_at_10:.3f}".replace(" {}", ""),
             highlight=False,
         )
     if report.interrupted:
         out.print("[yellow]stopped early[/]; run the same command to resume", highlight=False)
-
-
-_MILVUS_TYPES = {
-    "auto": "HNSW",
-    "hnsw": "HNSW",
-    "ivf": "IVF_FLAT",
-    "ivfpq": "IVF_PQ",
-    "exact": "FLAT",
-}
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -88,8 +78,7 @@ def index_choice(
         raise typer.BadParameter("--backend milvus needs --uri", param_hint="--uri")
     if token:
         os.environ[TOKEN_ENV] = token
-    index_type = _MILVUS_TYPES.get(kind or "auto", (kind or "HNSW").upper())
-    return "milvus", {"uri": uri, "index_type": index_type, **options}
+    return "milvus", milvus_options(kind, uri, options)
 
 
 def register(app: typer.Typer) -> None:
@@ -149,8 +138,7 @@ def register(app: typer.Typer) -> None:
             opts["image_size"] = image_size
         if not quiet:
             err.print(f"Loading encoder {model}…", highlight=False)
-        name, resolved = resolve_model(model, col.db)
-        encoder = create_encoder(name, **resolved, **opts)
+        encoder = resolve_encoder(model, col.db, **opts)
         kind, index_options = index_choice(index, index_opt or [], backend, uri, token)
         with col, index_progress(enabled=not quiet) as tick:
             report = col.index(

@@ -28,19 +28,7 @@ def register(app: typer.Typer) -> None:
         with Collection.open(folder, db=db) as col:
             info = col.info()
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "root": str(info.root),
-                        "db": str(info.db),
-                        "files": info.files,
-                        "images": info.ok,
-                        "vector_sets": [vars(s) for s in info.vector_sets],
-                        "skipped": [vars(s) for s in info.skipped],
-                    },
-                    indent=2,
-                )
-            )
+            print(json.dumps(info.to_dict(), indent=2))
             return
         out.print(f"[bold]{info.root}[/]  (database: {info.db})", highlight=False)
         out.print(
@@ -58,7 +46,7 @@ def register(app: typer.Typer) -> None:
         for s in info.vector_sets:
             when = datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
             st = s.index_stats
-            kind = st.get("kind", s.index_kind)
+            kind = st.kind if st else s.index_kind
             if s.index_kind == "auto" and st:
                 kind = f"{kind} (auto)"
             table.add_row(
@@ -71,12 +59,12 @@ def register(app: typer.Typer) -> None:
                 when,
             )
             if st:
-                params = ", ".join(f"{k}={v}" for k, v in (st.get("params") or {}).items())
+                params = ", ".join(f"{k}={v}" for k, v in st.params.items())
                 details.append(
                     f"{s.encoder}/{s.pooling or '-'}: {kind} index"
                     + (f" [{params}]" if params else "")
-                    + f", {st.get('memory_bytes', 0) / 2**20:,.1f} MiB in memory, "
-                    f"estimated recall@10 {st.get('recall_at_10', 1.0):.3f}"
+                    + f", {st.memory_bytes / 2**20:,.1f} MiB in memory, "
+                    f"estimated recall@10 {st.recall_at_10:.3f}"
                 )
         out.print(table)
         for line in details:

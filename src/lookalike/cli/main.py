@@ -9,8 +9,10 @@ import sys
 import typer
 
 from lookalike.cli import (
+    decide_cmd,
     demo_cmd,
     evaluate_cmd,
+    evaluate_groups_cmd,
     group_cmd,
     index_cmd,
     info_cmd,
@@ -32,8 +34,10 @@ for module in (
     index_cmd,
     search_cmd,
     group_cmd,
+    decide_cmd,
     train_cmd,
     evaluate_cmd,
+    evaluate_groups_cmd,
     info_cmd,
     ui_cmd,
     demo_cmd,

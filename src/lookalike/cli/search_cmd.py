@@ -18,24 +18,7 @@ from lookalike.results import SearchResult
 
 def result_json(result: SearchResult) -> str:
     """The result as JSON, paths absolute."""
-    return json.dumps(
-        {
-            "query": result.query,
-            "encoder": result.encoder,
-            "pooling": result.pooling,
-            "metric": result.metric,
-            "vector_set": result.vector_set,
-            "searched": result.searched,
-            "index": result.index,
-            "recall": result.recall,
-            "seconds": round(result.seconds, 6),
-            "results": [
-                {"rank": m.rank, "path": str(m.path), "score": round(m.score, 6)}
-                for m in result.matches
-            ],
-        },
-        indent=2,
-    )
+    return json.dumps(result.to_dict(), indent=2)
 
 
 def print_table(result: SearchResult, root: Path) -> None:

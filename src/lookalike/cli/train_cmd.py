@@ -12,6 +12,7 @@ from rich.table import Table
 from lookalike.cli.console import err, out
 from lookalike.collection import Collection
 from lookalike.config import DB_DIRNAME
+from lookalike.errors import InvalidOptionError
 from lookalike.training.runs import list_runs, models_dir, new_run_name
 from lookalike.training.trainer import TrainConfig, Trainer, TrainProgress
 
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         )
         try:
             cfg.check()
-        except ValueError as exc:
+        except InvalidOptionError as exc:
             raise typer.BadParameter(str(exc)) from None
         if resume:
             runs = list_runs(col.db)

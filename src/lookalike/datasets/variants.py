@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from lookalike.render.grid import load_font
+from lookalike.imageio.fonts import load_font
 
 Transform = Callable[[Image.Image], Image.Image]
 

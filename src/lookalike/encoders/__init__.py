@@ -8,6 +8,7 @@ from lookalike.encoders.registry import (
     register_encoder,
     unregister_encoder,
 )
+from lookalike.encoders.resolve import resolve_encoder, resolve_spec
 
 __all__ = [
     "Encoder",
@@ -18,5 +19,7 @@ __all__ = [
     "create_encoder",
     "list_encoders",
     "register_encoder",
+    "resolve_encoder",
+    "resolve_spec",
     "unregister_encoder",
 ]

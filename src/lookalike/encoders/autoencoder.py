@@ -36,7 +36,7 @@ class AutoencoderEncoder(Encoder):
     def __init__(self, checkpoint: str, *, pooling: str = "flatten", threads: int | None = None):
         import torch
 
-        from lookalike.training.models import ConvAutoencoder, latent_shape
+        from lookalike.encoders.autoencoder_nets import ConvAutoencoder, latent_shape
 
         if pooling not in AUTOENCODER_POOLINGS:
             raise UnsupportedPoolingError(

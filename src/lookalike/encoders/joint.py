@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.encoders.base import Encoder, Vectors
+from lookalike.errors import InvalidOptionError
 
 
 class JointEncoder(Encoder):
@@ -17,10 +18,12 @@ class JointEncoder(Encoder):
 
     def __init__(self, members: Sequence[Encoder]) -> None:
         if not members:
-            raise ValueError("a joint pass needs at least one encoder")
+            raise InvalidOptionError("a joint pass needs at least one encoder")
         first = members[0]
         if any(m.preprocess != first.preprocess for m in members):
-            raise ValueError("encoders of one pass need the same input size and normalisation")
+            raise InvalidOptionError(
+                "encoders of one pass need the same input size and normalisation"
+            )
         self.members = list(members)
         self.name = "+".join(m.name for m in members)
         self.pooling = None

@@ -15,7 +15,13 @@ import numpy as np
 
 from lookalike.collection import Collection
 from lookalike.encoders import Encoder, create_encoder
-from lookalike.errors import LookalikeError, UnknownEncoderError, UnsupportedPoolingError
+from lookalike.encoders.resolve import resolve_spec
+from lookalike.errors import (
+    InvalidOptionError,
+    LookalikeError,
+    UnknownEncoderError,
+    UnsupportedPoolingError,
+)
 from lookalike.evaluation.metrics import Evaluation, evaluate
 from lookalike.results import Progress
 from lookalike.store import write_bytes_atomic
@@ -84,7 +90,7 @@ def _encoders(name: str, base: dict[str, object], poolings: Sequence[str]) -> li
             encoder = create_encoder(name, **base, pooling=pooling)
         except UnsupportedPoolingError:
             continue
-        except UnknownEncoderError:
+        except (InvalidOptionError, UnknownEncoderError):
             break  # takes no pooling option (or is unknown: the default build says so)
         found.setdefault(encoder.key, encoder)
     if not found:
@@ -108,12 +114,10 @@ def run_grid(
     missing is embedded in one pass per model: every image decoded once, and the
     poolings of one network computed from one forward pass. No poolings means each
     encoder's default."""
-    from lookalike.training.runs import resolve_model
-
     rows: list[GridRow] = []
     for model in models:
-        name, base = resolve_model(model, col.db)
-        encoders = _encoders(name, base, poolings)
+        spec = resolve_spec(model, col.db)
+        encoders = _encoders(spec.name, spec.options, poolings)
         same_input: dict[object, list[Encoder]] = {}
         for encoder in encoders:
             same_input.setdefault(encoder.preprocess, []).append(encoder)

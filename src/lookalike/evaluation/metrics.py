@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.errors import InvalidOptionError
 from lookalike.index import create_index, normalize
 
 #: Approximate indexes rank this deep (the whole collection when smaller): mAP and
@@ -134,7 +135,7 @@ def evaluate(
     labels_arr = np.asarray(labels)
     n = len(labels_arr)
     if n != len(vectors):
-        raise ValueError("one label per vector")
+        raise InvalidOptionError("one label per vector")
     _, codes = np.unique(labels_arr, return_inverse=True)
     counts = np.bincount(codes)
     relevant = counts[codes] - 1

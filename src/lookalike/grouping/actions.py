@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lookalike.errors import LookalikeError
-from lookalike.grouping.duplicates import DuplicateReport
+from lookalike.grouping.reports import DuplicateReport
 
 
 @dataclass(frozen=True)

@@ -3,42 +3,19 @@ density clusters with an outlier group. Each cluster is represented by its medoi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import faiss
 import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.collection import Collection
+from lookalike.errors import InvalidOptionError
+from lookalike.grouping.reports import Cluster, ClusterReport
 from lookalike.index.base import normalize
 
 #: Automatic k: the candidate with the best silhouette (cosine) on a sample of this size.
 SILHOUETTE_SAMPLE = 5000
 #: Clusters up to this size get their exact medoid; larger ones the member nearest the mean.
 EXACT_MEDOID = 2000
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """One cluster: label (-1 is HDBSCAN's outliers), members, and its representative."""
-
-    label: int
-    members: list[Path]
-    medoid: Path
-
-
-@dataclass(frozen=True)
-class ClusterReport:
-    """All clusters of a collection and how k was chosen."""
-
-    root: Path
-    vector_set: str
-    algo: str
-    k: int
-    criterion: str
-    clusters: list[Cluster]
-    silhouette: float | None = None
 
 
 def kmeans_labels(x: NDArray[np.float32], k: int, seed: int = 0) -> NDArray[np.int64]:
@@ -117,7 +94,7 @@ def find_clusters(
         k = len(set(labels.tolist()) - {-1})
         criterion = f"HDBSCAN density clusters (min_cluster_size={min_cluster_size}); -1 = outliers"
     else:
-        raise ValueError("algo must be kmeans or hdbscan")
+        raise InvalidOptionError(f"algo must be kmeans or hdbscan, not {algo!r}")
     if score is None and len(np.unique(labels)) > 1:
         score = _silhouette(x, labels, seed)
     clusters = []

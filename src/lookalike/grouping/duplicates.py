@@ -13,27 +13,27 @@ made near-duplicate set (``lookalike evaluate-groups``); ``threshold`` overrides
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from lookalike.collection import Collection
-from lookalike.grouping.keep import KEEP_RULE, choose_keep
+from lookalike.errors import NotIndexedError
+from lookalike.grouping.decisions import not_duplicate_pairs
+from lookalike.grouping.keep import choose_keep
 from lookalike.grouping.linkage import Pair, link, pair
+from lookalike.grouping.neighbours import knn_graph
+from lookalike.grouping.reports import (
+    TIERS,
+    DuplicateReport,
+    Group,
+    Member,
+    ReferenceReport,
+    Thresholds,
+)
 from lookalike.results import KnnGraph, Progress
 from lookalike.store import FileRow
-
-TIERS = ("exact", "near", "similar")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Minimum cosine similarity for a near-duplicate and for a look-alike."""
-
-    near: float
-    similar: float
-
 
 #: Calibrated with ``lookalike evaluate-groups`` on the near-duplicate set made from
 #: scikit-image's photos: ``near`` is the strictest threshold (0.05 steps) whose pairwise
@@ -55,51 +55,6 @@ NEIGHBOURS = 10
 def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
     """The calibrated thresholds of an encoder and pooling, or generic ones."""
     return CALIBRATED.get((encoder, pooling)) or CALIBRATED.get((encoder, None), GENERIC)
-
-
-@dataclass(frozen=True)
-class Member:
-    """One image of a group."""
-
-    id: int
-    path: Path
-    width: int | None
-    height: int | None
-    size: int
-    format: str | None
-    keep: bool
-
-
-@dataclass(frozen=True)
-class Group:
-    """A group of one tier, its members (the one to keep first) and pairwise similarities."""
-
-    id: int
-    tier: str
-    members: list[Member]
-    similarities: list[tuple[int, int, float]] = field(default_factory=list)  # (id, id, cos)
-
-    @property
-    def keep(self) -> Member:
-        """The member the keep rule suggests keeping."""
-        return next(m for m in self.members if m.keep)
-
-
-@dataclass(frozen=True)
-class DuplicateReport:
-    """All groups of a collection, by tier."""
-
-    root: Path
-    vector_set: str
-    encoder: str
-    thresholds: Thresholds
-    images: int
-    groups: list[Group]
-    keep_rule: str = KEEP_RULE
-
-    def tier(self, name: str) -> list[Group]:
-        """Groups of one tier."""
-        return [g for g in self.groups if g.tier == name]
 
 
 def _members(col: Collection, ids: list[int], rows: dict[int, FileRow]) -> list[Member]:
@@ -134,12 +89,12 @@ def find_duplicates(
     model: str | None = None,
     pooling: str | None = None,
     graph: KnnGraph | None = None,
-    progress: object = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> DuplicateReport:
     """Group a collection's images into exact, near-duplicate and look-alike tiers."""
     table = col.vectors(model=model, pooling=pooling)
-    encoder, used_pooling = table.vector_set.split("|")[:2]
-    base = default_thresholds(encoder, None if used_pooling == "none" else used_pooling)
+    encoder = table.encoder
+    base = default_thresholds(encoder, table.pooling)
     near = base.near if threshold is None else float(threshold)
     similar = base.similar if similar_threshold is None else float(similar_threshold)
     similar = min(similar, near)
@@ -154,8 +109,8 @@ def find_duplicates(
     reps = np.array(sorted(g[0] for g in map(sorted, by_hash.values())), dtype=np.int64)
 
     if graph is None:
-        graph = col.knn(NEIGHBOURS, model=model, pooling=pooling, progress=progress)  # type: ignore[arg-type]
-    blocked = col.not_duplicate_pairs()
+        graph = knn_graph(col, NEIGHBOURS, model=model, pooling=pooling, progress=progress)
+    blocked = not_duplicate_pairs(col)
 
     def vec(ids: list[int]) -> np.ndarray:
         return np.stack([by_id[i] for i in ids])
@@ -174,7 +129,7 @@ def find_duplicates(
         for ids in found:
             sims = [] if tier == "exact" else _pairwise(ids, by_id)
             groups.append(Group(len(groups) + 1, tier, _members(col, ids, rows), sims))
-    if callable(progress):
+    if progress:
         progress(Progress("group", 1, 1))
     return DuplicateReport(
         root=col.root,
@@ -192,14 +147,12 @@ def find_in_reference(
     *,
     threshold: float | None = None,
     k: int = 5,
-) -> dict[Path, list[tuple[Path, float]]]:
+) -> ReferenceReport:
     """For each image of ``new``, its near-duplicates in ``reference`` (cosine >= the near
     threshold), without grouping the reference again. Both must use the same encoder."""
     ref_set = reference.vectors_set()
     table = new.vectors(model=ref_set.encoder, pooling=ref_set.pooling)
     if table.vector_set != ref_set.key:
-        from lookalike.errors import NotIndexedError
-
         raise NotIndexedError(
             f"{new.root} has no vectors of {ref_set.key}; index it with --model {ref_set.encoder}"
         )
@@ -214,7 +167,7 @@ def find_in_reference(
         hits = [(m.path, m.score) for m in res if m.score >= t]
         if hits:
             out[new.root / rel] = hits
-    return out
+    return ReferenceReport(reference.root, out)
 
 
 __all__ = [

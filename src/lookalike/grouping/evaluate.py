@@ -6,10 +6,14 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from lookalike.collection import Collection
 from lookalike.datasets import SAMPLE_PHOTOS, TRANSFORMS, sample_photo
+from lookalike.grouping.duplicates import find_duplicates
+from lookalike.grouping.neighbours import knn_graph
 from lookalike.store import write_bytes_atomic
 
 
@@ -22,6 +26,10 @@ class PairScores:
     f1: float
     predicted_pairs: int
     true_pairs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return asdict(self)
 
 
 def pairs_of(groups: Iterable[Sequence[str]]) -> set[tuple[str, str]]:
@@ -90,3 +98,53 @@ def make_near_duplicate_set(
         else:
             single.append(f"{name}/original.jpg")
     return NearDuplicateSet(out, exact, near, single)
+
+
+@dataclass(frozen=True)
+class ThresholdScore:
+    """Pairwise scores of one tier when grouping at one threshold."""
+
+    threshold: float
+    tier: str
+    scores: PairScores
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {"threshold": self.threshold, "tier": self.tier, **self.scores.to_dict()}
+
+
+def sweep_thresholds(
+    col: Collection,
+    truth: NearDuplicateSet,
+    thresholds: Sequence[float],
+    *,
+    model: str | None = None,
+    pooling: str | None = None,
+) -> list[ThresholdScore]:
+    """Group ``col`` at each near threshold (look-alikes at the same value) and score the
+    exact and near tiers against ``truth``. Byte-identical copies count as near too, as a
+    user sees them. The kNN graph is computed once for the whole sweep."""
+    graph = knn_graph(col, 10, model=model, pooling=pooling)
+    rows = []
+    for t in thresholds:
+        found = find_duplicates(
+            col, threshold=t, similar_threshold=t, model=model, pooling=pooling, graph=graph
+        )
+        exact = [[_rel(m.path, col.root) for m in g.members] for g in found.tier("exact")]
+        copies = {p: grp for grp in exact for p in grp}
+        near = []
+        for g in found.tier("near"):
+            members = {_rel(m.path, col.root) for m in g.members}
+            for p in list(members):
+                members |= set(copies.get(p, []))
+            near.append(sorted(members))
+        rows.append(ThresholdScore(t, "exact", pair_scores(exact, truth.exact)))
+        rows.append(ThresholdScore(t, "near", pair_scores(near + exact, truth.near)))
+    return rows
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

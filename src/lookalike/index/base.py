@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.config import METRICS
+from lookalike.errors import InvalidOptionError
 
 Ids = NDArray[np.int64]
 
@@ -67,7 +68,7 @@ class VectorIndex(ABC):
 
     def __init__(self, dim: int, metric: str) -> None:
         if metric not in METRICS:
-            raise ValueError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+            raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
         self.dim = int(dim)
         self.metric = metric
 
@@ -118,15 +119,16 @@ class VectorIndex(ABC):
     def _load(self, folder: Path) -> None:
         raise NotImplementedError(f"the {self.kind} index cannot be loaded")
 
-    @classmethod
-    def load(cls, folder: Path) -> VectorIndex:
-        """Read an index written by :meth:`save`, whatever its kind."""
-        from lookalike.index.registry import create_index
+    def restore(self, folder: Path) -> None:
+        """Read the stored part of an index that :meth:`save` wrote into ``folder``; use
+        :func:`lookalike.index.load_index`, which builds the right kind first."""
+        self._load(Path(folder))
 
-        meta = json.loads((Path(folder) / "index.json").read_text())
-        index = create_index(meta["kind"], meta["dim"], meta["metric"], **meta["params"])
-        index._load(Path(folder))
-        return index
+    @classmethod
+    def scoped_defaults(cls, scope: str) -> dict[str, Any]:
+        """Options a backend derives from its owner (e.g. a server-side collection name),
+        given a short ``scope`` string unique to one vector set and metric. Optional hook."""
+        return {}
 
     @property
     def higher_is_closer(self) -> bool:

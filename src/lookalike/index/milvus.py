@@ -53,10 +53,34 @@ def _typed_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: lookalike's index kinds as Milvus index types (``auto`` lets Milvus use HNSW).
+MILVUS_TYPES = {
+    "auto": "HNSW",
+    "hnsw": "HNSW",
+    "ivf": "IVF_FLAT",
+    "ivfpq": "IVF_PQ",
+    "exact": "FLAT",
+}
+
+
+def milvus_options(
+    kind: str | None, uri: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The options of a Milvus index at ``uri`` for one of lookalike's index kinds (or a
+    Milvus index type named directly, e.g. ``DISKANN``)."""
+    index_type = MILVUS_TYPES.get(kind or "auto", (kind or "HNSW").upper())
+    return {"uri": uri, "index_type": index_type, **(extra or {})}
+
+
 class MilvusIndex(VectorIndex):
     """A Milvus collection as a lookalike index."""
 
     kind = "milvus"
+
+    @classmethod
+    def scoped_defaults(cls, scope: str) -> dict[str, Any]:
+        """Each vector set and metric gets its own Milvus collection."""
+        return {"collection": f"lookalike_{scope}"}
 
     def __init__(
         self,

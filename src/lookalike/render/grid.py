@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from lookalike.imageio.decode import load_thumbnail
+from lookalike.imageio.fonts import load_font
 from lookalike.results import SearchResult
 from lookalike.store.atomic import write_bytes_atomic
 
@@ -24,13 +25,6 @@ _FRAME = (40, 90, 200)  # the query
 #: unreadable at its own size); by whole pixels when enlarged twice or more, so they stay
 #: crisp.
 _PIXEL_ART = 2.0
-
-
-def load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow built without FreeType
-        return ImageFont.load_default()
 
 
 def _fit(text: str, draw: ImageDraw.ImageDraw, font: object, width: int) -> str:

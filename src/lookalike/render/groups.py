@@ -5,25 +5,15 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from lookalike.grouping.clusters import ClusterReport
-from lookalike.grouping.duplicates import DuplicateReport, Group
+from lookalike.grouping.reports import ClusterReport, DuplicateReport, Group
 from lookalike.render.grid import Tile, render_tiles, save_image
-from lookalike.render.html import _CSS, _data_uri
+from lookalike.render.html import CSS, data_uri
 from lookalike.store.atomic import write_bytes_atomic
-
-
-def _similarity_to_keep(group: Group) -> dict[int, float]:
-    keep = group.keep.id
-    out = {keep: 1.0}
-    for a, b, s in group.similarities:
-        if keep in (a, b):
-            out[b if a == keep else a] = s
-    return out
 
 
 def group_tiles(group: Group) -> list[Tile]:
     """Tiles of a group: the kept image first (framed), each with size and similarity."""
-    sims = _similarity_to_keep(group)
+    sims = group.similarity_to_keep()
     tiles = []
     for m in group.members:
         dims = f"{m.width}x{m.height}" if m.width else "?"
@@ -61,7 +51,7 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
         for t in group_tiles(g):
             cls = "card query" if t.highlight else "card"
             cards.append(
-                f'<div class="{cls}"><img src="{_data_uri(t.path)}" alt=""><div class="score">'
+                f'<div class="{cls}"><img src="{data_uri(t.path)}" alt=""><div class="score">'
                 f"{html.escape(t.line1)}</div><div class='path'>{html.escape(str(t.path))}"
                 f"<br>{html.escape(t.line2)}</div></div>"
             )
@@ -71,7 +61,7 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
         )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>lookalike groups</title>"
-        f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>"
+        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
     )
     return write_bytes_atomic(Path(out), page.encode("utf-8"))
 

@@ -2,6 +2,7 @@
 
 from lookalike.store.atomic import save_npy_atomic, write_atomic, write_bytes_atomic
 from lookalike.store.catalog import Catalog, FileRecord, FileRow, VectorSetRow
+from lookalike.store.lock import writer_lock
 from lookalike.store.vectors import VectorStore
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "save_npy_atomic",
     "write_atomic",
     "write_bytes_atomic",
+    "writer_lock",
 ]

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.errors import StoreError
+
 SCHEMA_VERSION = 2
 
 _SCHEMA = """
@@ -152,7 +154,7 @@ class Catalog:
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise StoreError(
                 f"{self.path} was written by a newer lookalike (schema {row[0]}); upgrade lookalike"
             )
         elif int(row[0]) < SCHEMA_VERSION:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.embedding import default_workers
+from lookalike.config import default_workers
 from lookalike.errors import ImageDecodeError, NoImagesError
 from lookalike.imageio import read_image, walk_files
 from lookalike.results import Skipped

@@ -1,15 +1,13 @@
-"""Training runs kept in a collection (``DIR/.lookalike/models/<name>/``), and how a
-``--model`` value names an encoder: a registered name, a checkpoint file, a run name,
-or ``ARCH@RUN``."""
+"""Training runs kept in a collection (``DIR/.lookalike/models/<name>/``): listing them
+and naming new ones. How a ``--model`` value names a run is ``encoders.resolve``'s job."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from lookalike.errors import UnknownEncoderError
+from lookalike.encoders.resolve import models_dir
 
 
 @dataclass(frozen=True)
@@ -26,11 +24,6 @@ class RunInfo:
     epochs: int
     best_val_loss: float | None
     best_epoch: int | None
-
-
-def models_dir(db: Path) -> Path:
-    """Where a collection keeps its training runs."""
-    return Path(db) / "models"
 
 
 def new_run_name(db: Path, base: str) -> str:
@@ -78,20 +71,3 @@ def list_runs(db: Path) -> list[RunInfo]:
             )
         )
     return out
-
-
-def resolve_model(spec: str, db: Path | None) -> tuple[str, dict[str, Any]]:
-    """(registry name, options) for a ``--model`` value."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return "autoencoder", {"checkpoint": str(path.resolve())}
-    if path.is_dir() and (path / "best.pt").is_file():
-        return "autoencoder", {"checkpoint": str((path / "best.pt").resolve())}
-    run = spec.split("@", 1)[1] if "@" in spec else spec
-    if db is not None:
-        ckpt = models_dir(db) / run / "best.pt"
-        if ckpt.is_file():
-            return "autoencoder", {"checkpoint": str(ckpt.resolve())}
-    if "@" in spec:
-        raise UnknownEncoderError(f"no trained model {run!r} in {models_dir(db) if db else '?'}")
-    return spec, {}

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from lookalike.encoders.autoencoder_nets import ARCHS, ConvAutoencoder, latent_shape
+from lookalike.errors import InvalidOptionError
 from lookalike.results import Skipped
 from lookalike.store import write_bytes_atomic
 from lookalike.training.data import build_cache
-from lookalike.training.models import ARCHS, ConvAutoencoder, latent_shape
 
 SCHEDULERS = ("none", "cosine", "cosine-warm-restarts", "plateau")
 LOSSES = ("mse", "ssim")
@@ -52,13 +53,13 @@ class TrainConfig:
     def check(self) -> None:
         """Reject impossible settings with one clear message."""
         if self.arch not in ARCHS:
-            raise ValueError(f"--arch must be one of {', '.join(ARCHS)}")
+            raise InvalidOptionError(f"--arch must be one of {', '.join(ARCHS)}")
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
+            raise InvalidOptionError(f"--scheduler must be one of {', '.join(SCHEDULERS)}")
         if self.loss not in LOSSES:
-            raise ValueError(f"--loss must be one of {', '.join(LOSSES)}")
+            raise InvalidOptionError(f"--loss must be one of {', '.join(LOSSES)}")
         if not 0.0 <= self.val_split < 1.0:
-            raise ValueError("--val-split must be in [0, 1)")
+            raise InvalidOptionError("--val-split must be in [0, 1)")
         latent_shape(self.arch, self.image_size)
 
 

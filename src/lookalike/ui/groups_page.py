@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from lookalike.errors import LookalikeError
-from lookalike.grouping import TIERS, find_clusters, find_duplicates, plan
+from lookalike.grouping import TIERS, find_clusters, find_duplicates, mark_not_duplicates, plan
 from lookalike.ui.shared import pick_collection, thumb
 
 TITLES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Look-alikes"}
@@ -50,17 +50,13 @@ def render() -> None:
         st.header(f"{TITLES[tier]} ({len(groups)})")
         for g in groups[:50]:
             with st.container(border=True):
-                sims = {
-                    b if a == g.keep.id else a: s
-                    for a, b, s in g.similarities
-                    if g.keep.id in (a, b)
-                }
+                sims = g.similarity_to_keep()
                 cols = st.columns(min(6, len(g.members)))
                 for i, m in enumerate(g.members[:6]):
                     label = "keep" if m.keep else f"cos {sims.get(m.id, float('nan')):.3f}"
                     cols[i].image(thumb(m.path, 180), caption=f"{label} · {m.path.name}")
                 if st.button("Not duplicates", key=f"nd-{tier}-{g.id}"):
-                    n = col.mark_not_duplicates([m.path for m in g.members])
+                    n = mark_not_duplicates(col, [m.path for m in g.members])
                     st.success(f"Recorded {n} pairs; they will not be grouped again.")
     st.header("Dry run")
     target = st.text_input("Move (or link) the images not kept to", key="groups-target")

@@ -9,10 +9,10 @@ import streamlit as st
 
 from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER, METRICS, POOLINGS
-from lookalike.encoders import create_encoder, list_encoders
+from lookalike.encoders import list_encoders
 from lookalike.errors import LookalikeError
 from lookalike.results import Progress, SearchResult
-from lookalike.training.runs import list_runs, resolve_model
+from lookalike.training.runs import list_runs
 from lookalike.ui.shared import pick_collection, save_upload, thumb
 
 INDEX_KINDS = ("auto", "exact", "hnsw", "ivf", "ivfpq", "lsh")
@@ -27,10 +27,7 @@ def index_now(col: Collection, model: str, pooling: str | None, kind: str | None
         if p.phase == "embed" and p.total:
             bar.progress(min(1.0, p.done / p.total), text=f"Embedding {p.done:,}/{p.total:,}")
 
-    name, opts = resolve_model(model, col.db)
-    if pooling:
-        opts["pooling"] = pooling
-    report = col.index(create_encoder(name, **opts), progress=tick, index=kind)
+    report = col.index(model=model, pooling=pooling, progress=tick, index=kind)
     bar.progress(1.0, text=f"Indexed {report.indexed:,} images ({len(report.skipped)} skipped)")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lookalike.training.models import ARCHS
+from lookalike.encoders.autoencoder_nets import ARCHS
 from lookalike.training.runs import list_runs, models_dir
 from lookalike.training.trainer import LOSSES, SCHEDULERS
 from lookalike.ui.shared import pick_collection

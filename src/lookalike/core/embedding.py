@@ -8,7 +8,6 @@ as they complete.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.config import default_workers
 from lookalike.encoders.base import Encoder
 from lookalike.errors import ImageDecodeError
 from lookalike.imageio import FileEntry, read_image
@@ -51,14 +51,6 @@ def embed_batch(root: Path, entries: Sequence[FileEntry], encoder: Encoder) -> E
     else:
         vectors = np.zeros((0, encoder.dim), dtype=np.float32)
     return EmbeddedBatch(records, vectors)
-
-
-def default_workers() -> int:
-    """One worker per usable core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def embed_files(

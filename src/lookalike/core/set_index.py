@@ -1,4 +1,4 @@
-"""The search index of one vector set: chosen, built, kept in step with the catalogue,
+"""The search index of one vector set and metric: chosen, built, kept in step with the catalogue,
 and saved beside it.
 
 An approximate index is saved under ``DB/indexes/set-N-METRIC/`` in a fresh folder per
@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.index import VectorIndex, create_index
+from lookalike.index import VectorIndex, create_index, load_index, scoped_defaults
 from lookalike.index.auto import choose_kind
+from lookalike.results import IndexStats
 from lookalike.store import Catalog, VectorSetRow, VectorStore, write_bytes_atomic
 
 RECALL_SAMPLE = 200
@@ -65,14 +66,15 @@ class SetIndex:
         kind = self.choice.kind
         if kind == "auto":
             kind = choose_kind(self.vset.count, self.vset.dim)
-        options = dict(self.choice.options)
-        if kind == "milvus":
-            options.setdefault("collection", self._milvus_name())
+        options = {**scoped_defaults(kind, self.scope), **self.choice.options}
         return kind, options
 
-    def _milvus_name(self) -> str:
+    @property
+    def scope(self) -> str:
+        """A short name unique to this collection, set and metric, for backends that keep
+        the index elsewhere (a Milvus collection name)."""
         root = hashlib.sha1(str(self.catalog.path.parent).encode()).hexdigest()[:10]
-        return f"lookalike_{root}_s{self.vset.id}_{self.metric}"
+        return f"{root}_s{self.vset.id}_{self.metric}"
 
     # -- persistence ------------------------------------------------------------------------
     def _pointer(self) -> Path:
@@ -82,7 +84,7 @@ class SetIndex:
         """The saved index and the generation it has seen, if it matches the choice."""
         try:
             current = json.loads(self._pointer().read_text())
-            index = VectorIndex.load(self.folder / current["folder"])
+            index = load_index(self.folder / current["folder"])
         except (OSError, ValueError, KeyError):
             return None
         kind, options = self.resolved()
@@ -135,24 +137,16 @@ class SetIndex:
         self.generation = int(gens.max()) if len(gens) else 0
         return bool(len(drop) or len(todo))
 
-    def measure(self, index: VectorIndex) -> dict[str, Any]:
+    def measure(self, index: VectorIndex) -> IndexStats:
         """Memory and recall@10 against exact search on a sample of stored vectors."""
-        stats: dict[str, Any] = {
-            "kind": index.kind,
-            "params": index.params(),
-            "memory_bytes": index.memory_bytes,
-            "count": len(index),
-        }
-        if index.kind == "exact" or len(index) == 0:
-            stats["recall_at_10"] = 1.0
-            return stats
-        ids, vectors = self.store.load_set(self.catalog, self.vset.id, self.vset.dim)
-        rng = np.random.default_rng(0)
-        sample = rng.choice(len(ids), size=min(RECALL_SAMPLE, len(ids)), replace=False)
-        k = min(RECALL_K, len(ids))
-        truth = ids[exact_top(vectors, vectors[sample], k, self.metric)]
-        found = index.search(vectors[sample], k).ids
-        stats["recall_at_10"] = round(
-            float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth, strict=True)])), 4
-        )
-        return stats
+        recall = 1.0
+        if index.kind != "exact" and len(index) > 0:
+            ids, vectors = self.store.load_set(self.catalog, self.vset.id, self.vset.dim)
+            rng = np.random.default_rng(0)
+            sample = rng.choice(len(ids), size=min(RECALL_SAMPLE, len(ids)), replace=False)
+            k = min(RECALL_K, len(ids))
+            truth = ids[exact_top(vectors, vectors[sample], k, self.metric)]
+            found = index.search(vectors[sample], k).ids
+            shares = [len(set(a) & set(b)) / k for a, b in zip(found, truth, strict=True)]
+            recall = round(float(np.mean(shares)), 4)
+        return IndexStats(index.kind, index.params(), index.memory_bytes, len(index), recall)

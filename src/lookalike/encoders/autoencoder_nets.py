@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lookalike.errors import InvalidOptionError
+
 ARCHS = ("model1", "model2", "model3", "model4")
 _WIDTHS = (3, 64, 128, 256, 512, 512, 1024)
 
@@ -83,7 +85,7 @@ class ConvAutoencoder(nn.Module):
     def __init__(self, arch: str = "model2", image_size: int = 224) -> None:
         super().__init__()
         if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, not {arch!r}")
+            raise InvalidOptionError(f"arch must be one of {', '.join(ARCHS)}, not {arch!r}")
         self.arch = arch
         self.image_size = int(image_size)
         # model4's six 3/2 pools leave nothing of an input under ~190 px; there they round
@@ -130,7 +132,7 @@ def latent_shape(arch: str, size: int, *, ceil: bool | None = None) -> tuple[int
         else:
             s //= 2
         if s < 1:
-            raise ValueError(f"{arch} needs a larger --image-size than {size}")
+            raise InvalidOptionError(f"{arch} needs a larger --image-size than {size}")
     return (512 if arch == "model1" else 1024, s, s)
 
 

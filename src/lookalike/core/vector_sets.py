@@ -1,0 +1,77 @@
+"""Which vector set a call means (the latest, or the one of a model, pooling or key), and
+what the vector sets of a collection are (``info``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lookalike.config import DEFAULT_METRIC
+from lookalike.encoders.resolve import resolve_spec
+from lookalike.errors import NotIndexedError
+from lookalike.results import CollectionInfo, IndexStats, Skipped, VectorSetInfo
+from lookalike.store import Catalog, VectorSetRow
+
+
+def select_set(
+    catalog: Catalog,
+    root: Path,
+    db: Path,
+    model: str | None = None,
+    pooling: str | None = None,
+    key: str | None = None,
+) -> VectorSetRow:
+    """The first non-empty set (most recently indexed first) that matches every filter.
+
+    ``model`` is resolved like everywhere else (a registered name, a run, a checkpoint);
+    a trained model also matches on its checkpoint, so two runs never share a set.
+    """
+    sets = [s for s in catalog.vector_sets() if s.count]
+    if key:
+        sets = [s for s in sets if s.key == key]
+    if model:
+        spec = resolve_spec(model, db)
+        sets = [s for s in sets if s.encoder == spec.name]
+        if "checkpoint" in spec.options:
+            ckpt = spec.options["checkpoint"]
+            sets = [s for s in sets if s.options.get("checkpoint") == ckpt]
+    if pooling:
+        sets = [s for s in sets if s.pooling == pooling]
+    if not sets:
+        what = " ".join(x for x in (model, pooling and f"pooling={pooling}") if x)
+        hint = f" --model {model}" if model else ""
+        hint += f" --pooling {pooling}" if pooling else ""
+        raise NotIndexedError(
+            f"{root} has no vectors{' for ' + what if what else ''}; "
+            f"run: lookalike index {root}{hint}"
+        )
+    return sets[0]
+
+
+def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
+    """What is indexed, with which encoders and search indexes, and what was skipped."""
+    counts = catalog.counts()
+    sets = []
+    for s in catalog.vector_sets():
+        kind, options, stats = catalog.index_config(s.id) or ("auto", {}, {})
+        sets.append(
+            VectorSetInfo(
+                s.key,
+                s.encoder,
+                s.pooling,
+                s.image_size,
+                s.dim,
+                s.count,
+                s.updated_at,
+                kind,
+                options,
+                IndexStats.from_dict(stats.get(DEFAULT_METRIC, {})),
+            )
+        )
+    return CollectionInfo(
+        root=root,
+        db=db,
+        files=sum(counts.values()),
+        ok=counts.get("ok", 0),
+        skipped=[Skipped(p, r) for p, r in catalog.skipped()],
+        vector_sets=sets,
+    )

@@ -1,0 +1,179 @@
+"""The typed reports of grouping: duplicate tiers and content clusters, with ``to_dict()``
+for ``--json``, the UI and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lookalike.grouping.keep import KEEP_RULE
+
+TIERS = ("exact", "near", "similar")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum cosine similarity for a near-duplicate and for a look-alike."""
+
+    near: float
+    similar: float
+
+
+@dataclass(frozen=True)
+class Member:
+    """One image of a group."""
+
+    id: int
+    path: Path
+    width: int | None
+    height: int | None
+    size: int
+    format: str | None
+    keep: bool
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of one tier, its members (the one to keep first) and pairwise similarities."""
+
+    id: int
+    tier: str
+    members: list[Member]
+    similarities: list[tuple[int, int, float]] = field(default_factory=list)  # (id, id, cos)
+
+    @property
+    def keep(self) -> Member:
+        """The member the keep rule suggests keeping."""
+        return next(m for m in self.members if m.keep)
+
+    def similarity_to_keep(self) -> dict[int, float]:
+        """Each member's cosine similarity to the kept one, by file id (the kept: 1.0)."""
+        keep = self.keep.id
+        out = {keep: 1.0}
+        for a, b, s in self.similarities:
+            if keep in (a, b):
+                out[b if a == keep else a] = s
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: members with their sizes, pairwise similarities by path."""
+        path_of = {m.id: str(m.path) for m in self.members}
+        return {
+            "id": self.id,
+            "tier": self.tier,
+            "keep": str(self.keep.path),
+            "members": [
+                {
+                    "path": str(m.path),
+                    "keep": m.keep,
+                    "width": m.width,
+                    "height": m.height,
+                    "bytes": m.size,
+                    "format": m.format,
+                }
+                for m in self.members
+            ],
+            "similarities": [
+                {"a": path_of[a], "b": path_of[b], "cosine": s} for a, b, s in self.similarities
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    """All groups of a collection, by tier."""
+
+    root: Path
+    vector_set: str
+    encoder: str
+    thresholds: Thresholds
+    images: int
+    groups: list[Group]
+    keep_rule: str = KEEP_RULE
+
+    def tier(self, name: str) -> list[Group]:
+        """Groups of one tier."""
+        return [g for g in self.groups if g.tier == name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the API."""
+        return {
+            "root": str(self.root),
+            "vector_set": self.vector_set,
+            "thresholds": {"near": self.thresholds.near, "similar": self.thresholds.similar},
+            "keep_rule": self.keep_rule,
+            "images": self.images,
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+    def csv_rows(self) -> list[list[object]]:
+        """One row per member of each group, header first (``--csv``)."""
+        rows: list[list[object]] = [["group", "tier", "path", "keep", "width", "height", "bytes"]]
+        for g in self.groups:
+            rows += [[g.id, g.tier, m.path, m.keep, m.width, m.height, m.size] for m in g.members]
+        return rows
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One cluster: label (-1 is HDBSCAN's outliers), members, and its representative."""
+
+    label: int
+    members: list[Path]
+    medoid: Path
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """All clusters of a collection and how k was chosen."""
+
+    root: Path
+    vector_set: str
+    algo: str
+    k: int
+    criterion: str
+    clusters: list[Cluster]
+    silhouette: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json`` and the API."""
+        return {
+            "k": self.k,
+            "criterion": self.criterion,
+            "silhouette": self.silhouette,
+            "clusters": [
+                {
+                    "label": c.label,
+                    "medoid": str(c.medoid),
+                    "members": [str(p) for p in c.members],
+                }
+                for c in self.clusters
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ReferenceReport(Mapping[Path, list[tuple[Path, float]]]):
+    """The images of a new folder that have near-duplicates in a reference collection:
+    a mapping of each such image to its (reference image, cosine) hits, best first."""
+
+    reference: Path
+    matches: dict[Path, list[tuple[Path, float]]]
+
+    def __getitem__(self, path: Path) -> list[tuple[Path, float]]:
+        return self.matches[path]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.matches)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: each new image's path to its hits."""
+        return {
+            str(k): [{"path": str(p), "cosine": round(s, 4)} for p, s in v]
+            for k, v in self.matches.items()
+        }
