@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,37 @@ def test_joint_encoder_shares_one_pass() -> None:
     assert not hand.shared and [p.shape[1] for p in hand.split(hand.encode(small))] == [512, 3]
     with pytest.raises(ValueError, match="same input size"):
         JointEncoder([members[0], create_encoder("efficientnet-lite0", image_size=96)])
+
+
+def _untrained_checkpoint(folder: Path) -> str:
+    """An untrained model1 saved as the trainer saves a run (the contract needs no
+    training, only the checkpoint format)."""
+    import torch
+
+    from lookalike.encoders.autoencoder_nets import ConvAutoencoder
+    from lookalike.training.artifacts import save_torch
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder("model1", 64)
+    path = folder / "best.pt"
+    save_torch({"model": model.state_dict(), "config": {"arch": "model1", "image_size": 64}}, path)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", [e.name for e in list_encoders()])
+def test_every_registered_encoder_keeps_the_contract(name: str, tmp_path: Path) -> None:
+    """One contract for every entry of the registry: vectors of ``dim`` float32, finite,
+    the same on a second call, independent of the batch they are in; a key that names
+    the encoder; and the spec rebuilds an encoder of the same key."""
+    options = {"checkpoint": _untrained_checkpoint(tmp_path)} if name == "autoencoder" else {}
+    enc = create_encoder(name, **options)
+    px = _pixels(3, enc.preprocess.size)
+    v = enc.encode(px)
+    assert v.shape == (3, enc.dim) and v.dtype == np.float32
+    assert np.isfinite(v).all()
+    np.testing.assert_array_equal(v, enc.encode(px))
+    np.testing.assert_allclose(enc.encode(px[1:2])[0], v[1], rtol=1e-4, atol=1e-5)
+    assert enc.key.startswith(f"{enc.name}|") and enc.version
+    again = create_encoder(enc.spec.name, **enc.spec.options)
+    assert again.key == enc.key
+    enc.close()

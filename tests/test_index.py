@@ -71,7 +71,7 @@ def test_exact_matches_brute_force(metric: str) -> None:
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-@pytest.mark.parametrize("kind", [*FAISS_KINDS, "milvus"])
+@pytest.mark.parametrize("kind", sorted(list_indexes()))  # every registered backend
 def test_contract(kind: str, metric: str, tmp_path: Path) -> None:
     """Recall above the floor; scores in the user's metric; remove, save and load."""
     data = clustered(4000)
@@ -87,7 +87,8 @@ def test_contract(kind: str, metric: str, tmp_path: Path) -> None:
     hits = index.search(queries, 10)
     assert hits.ids.shape == (50, 10)
     r = recall(hits.ids, truth.ids)
-    assert r >= FLOORS[kind], f"{kind}/{metric} recall@10 {r:.3f} < {FLOORS[kind]}"
+    floor = FLOORS.get(kind, 0.9)
+    assert r >= floor, f"{kind}/{metric} recall@10 {r:.3f} < {floor}"
     # Scores are the metric's own values: compare the shared top hits with exact ones.
     top = hits.ids[:, 0] == truth.ids[:, 0]
     np.testing.assert_allclose(hits.scores[top, 0], truth.scores[top, 0], rtol=2e-3, atol=2e-3)

@@ -38,8 +38,6 @@ from lookalike.store import Catalog, FileRow, VectorSetRow, writer_lock
 ProgressCallback = Callable[[Progress], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["FLUSH_IMAGES", "FLUSH_SECONDS", "Collection", "ProgressCallback"]
-
 
 def _serialised(method: F) -> F:
     """Run a public method under the collection's guard: one call at a time, so a
@@ -149,23 +147,15 @@ class Collection:
             opts: dict[str, Any] = {"pooling": pooling} if pooling else {}
             encoder = resolve_encoder(model, self.db, **opts)
         members = [encoder, *(e for e in also if e.key != encoder.key)]
-        settings = RunSettings(
-            batch_size, workers, flush_images, flush_seconds, progress, should_stop
-        )
+        run = RunSettings(batch_size, workers, flush_images, flush_seconds, progress, should_stop)
         try:
             with writer_lock(self.db, str(self.root)):
                 catalog = self._open_catalog(create=True)
+                p = self.parts
                 return run_index(
-                    self.root,
-                    self.db,
-                    catalog,
-                    self.parts.store,
-                    self.parts.indexes,
-                    members,
-                    settings,
-                    index,
+                    self.root, self.db, catalog, p.store, p.indexes, members, run, index,
                     index_options,
-                )
+                )  # fmt: skip
         finally:
             self.parts.indexes.clear()
 

@@ -20,6 +20,12 @@ METRICS = ("cosine", "euclidean")
 POOLINGS = ("multi", "avg", "max", "flatten")
 DEFAULT_POOLING = "multi"
 
+#: How ``lookalike ui`` tells the web app (a separate Streamlit process) which folders it
+#: may open and the largest upload it takes.
+UI_ROOTS_ENV = "LOOKALIKE_UI_ROOTS"
+UI_UPLOAD_LIMIT_ENV = "LOOKALIKE_UI_UPLOAD_MB"
+UI_DEFAULT_UPLOAD_MB = 20
+
 
 def cache_dir() -> Path:
     """The user's cache folder: ``$LOOKALIKE_HOME``, else ``$XDG_CACHE_HOME/lookalike``."""

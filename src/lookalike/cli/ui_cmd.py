@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 
 from lookalike.cli.console import err
+from lookalike.config import UI_DEFAULT_UPLOAD_MB as DEFAULT_UPLOAD_MB
+from lookalike.config import UI_ROOTS_ENV as ROOTS_ENV
+from lookalike.config import UI_UPLOAD_LIMIT_ENV as UPLOAD_LIMIT_ENV
 from lookalike.errors import CollectionNotFoundError
-from lookalike.ui.safety import DEFAULT_UPLOAD_MB, ROOTS_ENV, UPLOAD_LIMIT_ENV
 
 
 def register(app: typer.Typer) -> None:

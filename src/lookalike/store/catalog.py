@@ -11,7 +11,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,115 +18,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.errors import StoreError
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    sha256 TEXT,
-    width INTEGER,
-    height INTEGER,
-    format TEXT,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'skipped')),
-    error TEXT,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
-CREATE TABLE IF NOT EXISTS vector_sets (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    encoder TEXT NOT NULL,
-    version TEXT NOT NULL,
-    pooling TEXT,
-    image_size INTEGER NOT NULL,
-    dim INTEGER NOT NULL,
-    options TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS embeddings (
-    set_id INTEGER NOT NULL REFERENCES vector_sets (id) ON DELETE CASCADE,
-    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
-    shard TEXT NOT NULL,
-    row INTEGER NOT NULL,
-    gen INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (set_id, file_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS embeddings_shard ON embeddings (set_id, shard);
-CREATE TABLE IF NOT EXISTS decisions (
-    a INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
-    b INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
-    verdict TEXT NOT NULL,
-    decided_at REAL NOT NULL,
-    PRIMARY KEY (a, b),
-    CHECK (a < b)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS index_config (
-    set_id INTEGER PRIMARY KEY REFERENCES vector_sets (id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    options TEXT NOT NULL,
-    stats TEXT NOT NULL DEFAULT '{}',
-    updated_at REAL NOT NULL
-);
-"""
-
-#: Schema changes, applied in order to an older catalogue (version -> SQL).
-_MIGRATIONS = {
-    2: "ALTER TABLE embeddings ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
-}
-
-_FILE_COLUMNS = "id, path, size, mtime_ns, sha256, width, height, format, status, error"
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """A file as the catalogue knows it."""
-
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str | None
-    width: int | None
-    height: int | None
-    format: str | None
-    status: str
-    error: str | None
-
-
-@dataclass(frozen=True)
-class VectorSetRow:
-    """One vector space: an encoder at one version, pooling and input size."""
-
-    id: int
-    key: str
-    encoder: str
-    version: str
-    pooling: str | None
-    image_size: int
-    dim: int
-    options: dict[str, Any]
-    updated_at: float
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """What an index run learnt about one file: decoded fine, or skipped with a reason."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    error: str | None = None
+from lookalike.store.schema import (
+    FILE_COLUMNS,
+    MIGRATIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    FileRecord,
+    FileRow,
+    VectorSetRow,
+)
 
 
 class Catalog:
@@ -144,7 +43,7 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._writes = 0  # our own commits: PRAGMA data_version counts only others'
         self._cache: dict[str, Any] = {}
         self._cache_version: tuple[int, int] | None = None
@@ -164,8 +63,8 @@ class Catalog:
         """Bring an older catalogue up to this schema, one version at a time."""
         with self._transaction() as db:
             for version in range(found + 1, SCHEMA_VERSION + 1):
-                if version in _MIGRATIONS:
-                    db.execute(_MIGRATIONS[version])
+                if version in MIGRATIONS:
+                    db.execute(MIGRATIONS[version])
             db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -188,13 +87,13 @@ class Catalog:
     # -- files ---------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
         """Every file of the catalogue by relative path."""
-        cur = self._db.execute(f"SELECT {_FILE_COLUMNS} FROM files")
+        cur = self._db.execute(f"SELECT {FILE_COLUMNS} FROM files")
         return {r[1]: FileRow(*r) for r in cur}
 
     def file(self, path: str) -> FileRow | None:
         """One file by relative path."""
         r = self._db.execute(
-            f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?",
+            f"SELECT {FILE_COLUMNS} FROM files WHERE path=?",
             (path,),
         ).fetchone()
         return FileRow(*r) if r else None
@@ -204,9 +103,7 @@ class Catalog:
         found: dict[int, FileRow] = {}
         for chunk in _chunks(list(ids), 900):
             marks = ",".join("?" * len(chunk))
-            cur = self._db.execute(
-                f"SELECT {_FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk
-            )
+            cur = self._db.execute(f"SELECT {FILE_COLUMNS} FROM files WHERE id IN ({marks})", chunk)
             found.update((r[0], FileRow(*r)) for r in cur)
         return found
 

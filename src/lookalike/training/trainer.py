@@ -8,7 +8,6 @@ used when present.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -28,6 +27,7 @@ from lookalike.encoders.autoencoder_nets import ARCHS, ConvAutoencoder, latent_s
 from lookalike.errors import InvalidOptionError
 from lookalike.results import Skipped
 from lookalike.store import write_bytes_atomic
+from lookalike.training.artifacts import plot_history, rng_state, save_torch, set_rng_state
 from lookalike.training.data import build_cache
 
 SCHEDULERS = ("none", "cosine", "cosine-warm-restarts", "plateau")
@@ -136,50 +136,6 @@ def make_scheduler(
     return None
 
 
-def _save_torch(obj: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    write_bytes_atomic(path, buf.getvalue())
-
-
-def _rng_state() -> dict[str, Any]:
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-
-
-def plot_history(history: list[EpochRecord], out: Path, title: str) -> Path:
-    """Train and validation loss by epoch, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    epochs = [h.epoch for h in history]
-    ax.plot(epochs, [h.train_loss for h in history], marker="o", label="train")
-    if any(h.val_loss is not None for h in history):
-        ax.plot(epochs, [h.val_loss for h in history], marker="o", label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return write_bytes_atomic(out, buf.getvalue())
-
-
 class Trainer:
     """One training run in ``run`` (a folder): cache, checkpoints, history, curves."""
 
@@ -275,7 +231,7 @@ class Trainer:
             history = [EpochRecord(**h) for h in state["history"]]
             best = tuple(state["best"]) if state.get("best") else None  # type: ignore[assignment]
             start = int(state["epoch"])
-            _set_rng_state(state["rng"])
+            set_rng_state(state["rng"])
         (self.run / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         writer = self._tensorboard()
         prefetch = ThreadPoolExecutor(1, thread_name_prefix="lookalike-batches")
@@ -334,7 +290,7 @@ class Trainer:
                     self._save_model(
                         model, self.run / "best.pt", epoch + 1, score, len(cache.paths)
                     )
-                _save_torch(
+                save_torch(
                     {
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
@@ -342,7 +298,7 @@ class Trainer:
                         "epoch": epoch + 1,
                         "history": [asdict(h) for h in history],
                         "best": list(best),
-                        "rng": _rng_state(),
+                        "rng": rng_state(),
                         "config": asdict(cfg),
                     },
                     last,
@@ -357,7 +313,7 @@ class Trainer:
     def _save_model(
         self, model: ConvAutoencoder, path: Path, epoch: int, loss: float, images: int
     ) -> None:
-        _save_torch(
+        save_torch(
             {
                 "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                 "config": asdict(self.config),

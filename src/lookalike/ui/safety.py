@@ -7,11 +7,12 @@ import json
 import os
 from pathlib import Path
 
+from lookalike.config import UI_DEFAULT_UPLOAD_MB as DEFAULT_UPLOAD_MB
+from lookalike.config import UI_ROOTS_ENV as ROOTS_ENV
+from lookalike.config import UI_UPLOAD_LIMIT_ENV as UPLOAD_LIMIT_ENV
 from lookalike.errors import LookalikeError
 
-ROOTS_ENV = "LOOKALIKE_UI_ROOTS"
-UPLOAD_LIMIT_ENV = "LOOKALIKE_UI_UPLOAD_MB"
-DEFAULT_UPLOAD_MB = 20
+__all__ = ["DEFAULT_UPLOAD_MB", "ROOTS_ENV", "UPLOAD_LIMIT_ENV", "PathNotAllowedError"]
 
 
 class PathNotAllowedError(LookalikeError):
