@@ -24,6 +24,7 @@ from lookalike.grouping import (
     plan,
     undo,
 )
+from lookalike.grouping.duplicates import verify_gate
 from lookalike.grouping.evaluate import pair_scores
 from lookalike.grouping.linkage import link
 from lookalike.results import KnnGraph
@@ -61,16 +62,20 @@ def test_tiers(indexed: Path) -> None:
     near_sets = [_names(g) for g in near]
     for g in report.tier("similar"):
         assert _names(g) not in near_sets and len(g.members) >= 2
-    assert report.thresholds.near == 0.85 and report.encoder == "efficientnet-lite0"
+    # Verified grouping: the near threshold is the candidates' cosine, the pixels decide.
+    assert report.verified and report.thresholds.near == verify_gate("efficientnet-lite0", "multi")
+    assert report.encoder == "efficientnet-lite0"
+    for g in near:
+        assert all(v.same for v in g.verdicts.values()) and len(g.verdicts) == 3
 
 
 def test_threshold_override(indexed: Path) -> None:
     with Collection.open(indexed) as col:
         strict = find_duplicates(col, threshold=0.9999, similar_threshold=0.9999)
-        loose = find_duplicates(col, threshold=0.3)
+        loose = find_duplicates(col, threshold=0.3, verify=False)
     assert not strict.tier("near") and len(strict.tier("exact")) == 1
     with Collection.open(indexed) as col:
-        default = find_duplicates(col)
+        default = find_duplicates(col, verify=False)
     biggest = max(len(g.members) for g in default.tier("near"))
     assert max(len(g.members) for g in loose.tier("near")) > biggest
     assert loose.thresholds.near == 0.3
@@ -198,7 +203,8 @@ def test_grouping_memory_is_linear(tmp_path: Path) -> None:
     _fake_collection(tmp_path, n, 16)
     with Collection.open(tmp_path) as col:
         tracemalloc.start()
-        report = find_duplicates(col, threshold=0.98, similar_threshold=0.98)
+        # made vectors have no pictures behind them: the cosine-only grouping is measured
+        report = find_duplicates(col, threshold=0.98, similar_threshold=0.98, verify=False)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
@@ -230,7 +236,8 @@ def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
 
     assert main(["group", str(indexed), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["thresholds"]["near"] == 0.85 and data["groups"][0]["tier"] == "exact"
+    assert data["thresholds"]["near"] == verify_gate("efficientnet-lite0", "multi")
+    assert data["groups"][0]["tier"] == "exact"
 
     review = tmp_path / "review"
     assert main(["group", str(indexed), "--move-to", str(review)]) == 0

@@ -40,6 +40,7 @@ _PHASES = {
     "index": "Indexing",
     "neighbours": "Neighbours",
     "group": "Grouping",
+    "verify": "Verifying",
 }
 
 

@@ -38,9 +38,14 @@ def rel(path: Path, root: Path) -> str:
 def print_duplicates(report: DuplicateReport, limit: int) -> None:
     """Groups by tier: the kept image first, the others with their similarity to it."""
     t = report.thresholds
+    how = (
+        f"near-duplicates: candidates at cosine ≥ {t.near:.2f}, each pair verified on the pixels"
+        if report.verified
+        else f"near-duplicate cosine ≥ {t.near:.2f}"
+    )
     out.print(
-        f"[bold]{report.images:,} images[/] · {report.encoder} · near-duplicate cosine ≥ "
-        f"{t.near:.2f}, look-alike ≥ {t.similar:.2f}",
+        f"[bold]{report.images:,} images[/] · {report.encoder} · {how}, "
+        f"look-alike ≥ {t.similar:.2f}",
         highlight=False,
     )
     out.print(f"[dim]{report.keep_rule}[/]", highlight=False)
@@ -62,8 +67,13 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
                 if not m.keep:
                     sim = f" cos {sims[m.id]:.3f}" if m.id in sims else ""
                     out.print(f"           {rel(m.path, report.root)}{sim}", highlight=False)
+                    verdict = g.verdict_with_keep(m.id)
+                    if verdict is not None and (tier == "similar" or not verdict.same):
+                        out.print(f"             [dim]{verdict.reason}[/]", highlight=False)
         if len(groups) > limit:
             out.print(f"  … {len(groups) - limit:,} more (--limit, --json)", highlight=False)
+    for s in report.unreadable:
+        out.print(f"[yellow]not verified[/] {s.path}: {s.reason}", highlight=False)
 
 
 def print_clusters(report: ClusterReport, limit: int) -> None:
@@ -173,6 +183,12 @@ def register(app: typer.Typer) -> None:
         do_apply: Annotated[
             bool, typer.Option("--apply", help="Really move or link (journalled; see undo).")
         ] = False,
+        verify: Annotated[
+            bool,
+            typer.Option(
+                help="Verify near-duplicate pairs on the pixels (--no-verify: cosine only)."
+            ),
+        ] = True,
         limit: Annotated[int, typer.Option(help="Groups shown per tier.")] = 20,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
@@ -208,6 +224,7 @@ def register(app: typer.Typer) -> None:
                     model=model,
                     pooling=pooling,
                     progress=tick,
+                    verify=verify,
                 )
             if as_json:
                 print(json.dumps(report.to_dict(), indent=2))

@@ -33,7 +33,7 @@ from lookalike.errors import LookalikeError
 from lookalike.store.atomic import write_bytes_atomic
 
 #: Bumped whenever the recipe changes what is written.
-RECIPE = 1
+RECIPE = 3
 SPLITS = ("calibration", "validation")
 #: Long side of the large pictures (wallpapers are 1280 to 4096 px; photos stay as shipped).
 LARGE_SIDE = 1920
@@ -66,6 +66,9 @@ class DuplicateSet:
     negatives: list[tuple[str, str, str]] = field(default_factory=list)  # (a, b, kind)
     singles: list[str] = field(default_factory=list)
     split: dict[str, str] = field(default_factory=dict)  # every file -> its half
+    #: (a file of a group, another file): pairs no score counts either way; the pair
+    #: stands for the whole group (a captioned version of an original)
+    unjudged: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, int] = field(default_factory=dict)  # source -> originals
 
     @property
@@ -86,6 +89,7 @@ class DuplicateSet:
             groups=[[p[cut:] for p in g] for g in self.groups if mine(g[0])],
             alteration={p[cut:]: a for p, a in self.alteration.items() if mine(p)},
             negatives=[(a[cut:], b[cut:], k) for a, b, k in self.negatives if mine(a)],
+            unjudged=[(a[cut:], b[cut:]) for a, b in self.unjudged if mine(a)],
             singles=[p[cut:] for p in self.singles if mine(p)],
             split={p[cut:]: s for p, s in self.split.items() if s == split},
             sources={},
@@ -103,6 +107,7 @@ class DuplicateSet:
         data: dict[str, Any] = json.loads(text)
         data["root"] = Path(data["root"])
         data["negatives"] = [tuple(n) for n in data["negatives"]]
+        data["unjudged"] = [tuple(n) for n in data.get("unjudged", [])]
         return cls(**data)
 
 
@@ -151,9 +156,12 @@ def build_duplicate_set(
             write_bytes_atomic(root / path, data)
         return path
 
+    seen: list[np.ndarray] = []
     for source, make in sources.items():
         count = 0
         for pic in make():
+            if _already(pic.image, seen):  # a picture two packages ship (or one, twice)
+                continue
             half = split_of(source, pic.name)
             base = f"{half}/{source}/{pic.name}"
             original = write(f"{base}/original", pic.image, pic.tiny)
@@ -169,21 +177,22 @@ def build_duplicate_set(
                 copy = write(f"{base}/{stem}", im, pic.tiny)
                 group.append(copy)
                 truth.alteration[copy] = alt
-            negatives = list(pic.negatives)
+            negatives = [n for n in pic.negatives if _differs(pic.image, n[1])]
             if not pic.tiny:
-                negatives.append(("hue-shift", hue_shift(pic.image), "hue-shift"))
+                if _colourful(pic.image):  # a grey picture in another hue is the same
+                    negatives.append(("hue-shift", hue_shift(pic.image), "hue-shift"))
                 if donor is not None:
                     negatives.append(
                         ("pasted-object", paste_object(pic.image, donor), "pasted-object")
                     )
-                first = caption(pic.image, "No. 1")
+                # Two captions that differ in one digit are two pictures. A captioned
+                # version is neither a copy of the original nor clearly another picture
+                # (a caption is an overlay, like a watermark): only the pair is judged.
+                first = write(f"{base}/caption-1", caption(pic.image, "No. 1"), False)
                 second = write(f"{base}/caption-7", caption(pic.image, "No. 7"), False)
-                first_path = write(f"{base}/caption-1", first, False)
-                truth.singles += [first_path, second]
-                truth.negatives += [
-                    (first_path, second, "caption"),
-                    (original, first_path, "caption"),
-                ]
+                truth.singles += [first, second]
+                truth.negatives.append((first, second, "caption"))
+                truth.unjudged += [(original, first), (original, second)]
                 donor = pic.image
             for stem, im, kind in negatives:
                 path = write(f"{base}/{stem}", im, pic.tiny)
@@ -201,8 +210,44 @@ def build_duplicate_set(
         truth.split[p] = p.split("/", 1)[0]
     if not truth.groups:
         raise LookalikeError("no source gave any picture; see `lookalike evaluate-groups --help`")
+    named = set(truth.split)
+    for half in SPLITS:  # files an earlier recipe wrote and this one does not name
+        for f in (root / half).rglob("*") if (root / half).is_dir() else []:
+            if f.is_file() and f.relative_to(root).as_posix() not in named:
+                f.unlink()
     write_bytes_atomic(root / "truth.json", truth.to_json().encode())
     return truth
+
+
+def _signature(im: Image.Image) -> np.ndarray:
+    """A 24 x 24 colour thumbnail, normalised per channel: equal for one picture at two
+    resolutions or brightnesses."""
+    a = np.asarray(im.convert("RGB").resize((24, 24), Image.Resampling.BOX), np.float32)
+    return (a - a.mean(axis=(0, 1))) / np.maximum(a.std(axis=(0, 1)), 4.0)
+
+
+def _already(im: Image.Image, seen: list[np.ndarray]) -> bool:
+    """Whether ``im`` repeats an original taken before; otherwise remember it."""
+    sig = _signature(im)
+    if seen and float(np.abs(np.stack(seen) - sig).mean(axis=(1, 2, 3)).min()) < 0.1:
+        return True
+    seen.append(sig)
+    return False
+
+
+def _differs(a: Image.Image, b: Image.Image) -> bool:
+    """Whether two pictures differ visibly (a negative identical to its original, as
+    some coins are in two styles, is no negative)."""
+    if a.size != b.size:
+        return True
+    diff = np.abs(np.asarray(a.convert("RGB"), np.int16) - np.asarray(b.convert("RGB"), np.int16))
+    return float(diff.mean()) > 8.0
+
+
+def _colourful(im: Image.Image) -> bool:
+    """Mean saturation above 15%: a hue change shows."""
+    hsv = np.asarray(im.convert("RGB").convert("HSV"), np.uint8)
+    return float(hsv[..., 1].mean()) > 0.15 * 255
 
 
 def load_duplicate_set(out: str | Path) -> DuplicateSet | None:

@@ -125,8 +125,8 @@ def crypto(count: int = 400) -> Callable[[], Iterator[Picture]]:
 SOURCES: dict[str, Callable[[], Iterator[Picture]]] = {
     "photos": photos,
     "wallpapers": wallpapers,
-    "fashion": fashion(),
-    "crypto": crypto(),
+    "fashion": fashion(700),
+    "crypto": crypto(483),
 }
 
 

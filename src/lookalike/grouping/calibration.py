@@ -5,13 +5,24 @@ negative is wrongly called a duplicate."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookalike.datasets.duplicate_set import DuplicateSet
-from lookalike.grouping.evaluate import PairScores, pair_scores
+import numpy as np
+
+from lookalike.collection import Collection
+from lookalike.config import DEFAULT_ENCODER
+from lookalike.datasets.duplicate_set import SPLITS, DuplicateSet
+from lookalike.grouping.duplicates import default_thresholds, find_duplicates
+from lookalike.grouping.evaluate import PairScores, pairs_of
+from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
+from lookalike.grouping.verified import candidate_pairs
+from lookalike.grouping.verify import Rule, Rules, Verifier
+from lookalike.grouping.verify_fit import fit_rules
+from lookalike.results import Progress
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,17 @@ def score_near_tier(report: DuplicateReport, truth: DuplicateSet) -> TierScores:
         counts[1] += 1
         if a in group_of and group_of.get(b) == group_of[a]:
             counts[0] += 1
+    ignore = set()
+    member_of = {p: g for g in truth_groups for p in g}
+    for a, b in truth.unjudged:
+        ignore |= {tuple(sorted((m, b))) for m in member_of.get(a, [a])}
+    found, true = pairs_of(predicted) - ignore, pairs_of(truth_groups)
+    hit = len(found & true)
+    precision = hit / len(found) if found else 1.0
+    recall = hit / len(true) if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return TierScores(
-        pair_scores(predicted, truth_groups),
+        PairScores(precision, recall, f1, len(found), len(true)),
         {k: (v[0], v[1]) for k, v in sorted(alterations.items())},
         {k: (v[0], v[1]) for k, v in sorted(negatives.items())},
     )
@@ -95,3 +115,99 @@ def _rel(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What calibrating on one half and checking on the other found."""
+
+    encoder: str
+    pooling: str | None
+    gate: float  # candidate cosine, fitted on the calibration half
+    rules: Rules  # the verifier, fitted on the calibration half
+    fit: dict[str, Any]  # the fit's own figures on the calibration pairs
+    candidates: int  # calibration pairs the model was fitted on
+    fitted: TierScores  # the calibration half, grouped with what was fitted on it
+    validation: TierScores  # the validation half: the figures to report
+    unverified: TierScores  # the validation half at today's cosine threshold, no verifier
+    unverified_threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {
+            "encoder": self.encoder,
+            "pooling": self.pooling,
+            "gate": self.gate,
+            "rules": {"regular": asdict(self.rules.regular), "tiny": asdict(self.rules.tiny)},
+            "fit": self.fit,
+            "candidates": self.candidates,
+            "calibration": self.fitted.to_dict(),
+            "validation": self.validation.to_dict(),
+            "unverified": {"threshold": self.unverified_threshold, **self.unverified.to_dict()},
+        }
+
+
+def calibrate(
+    truth: DuplicateSet,
+    *,
+    model: str = DEFAULT_ENCODER,
+    pooling: str | None = None,
+    gates: Sequence[float] = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85),
+    keep_share: float = 0.99,
+    min_precision: float = 0.995,
+    progress: Callable[[Progress], None] | None = None,
+) -> Calibration:
+    """Fit the verifier and its candidate gate on the calibration half of ``truth``, then
+    group the validation half with them and score it."""
+    halves = {s: truth.half(s) for s in SPLITS}
+    cols = {s: Collection.open(h.root) for s, h in halves.items()}
+    try:
+        for col in cols.values():
+            col.index(model=model, pooling=pooling, progress=progress)
+        cal, cal_col = halves["calibration"], cols["calibration"]
+        table = cal_col.vectors(model=model, pooling=pooling)
+        paths = dict(zip(table.ids.tolist(), table.paths, strict=True))
+        graph = knn_graph(cal_col, 10, model=model, pooling=pooling)
+        cands = candidate_pairs(graph, min(gates))
+        group_of = {p: i for i, g in enumerate(cal.groups) for p in g}
+        none = Rule(0.0, 0.0, 0.0, 0.0)
+        probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i])
+        probe.prepare({i for p in cands for i in p})
+        usable = [
+            (p, s)
+            for p, s in sorted(cands.items())
+            if probe.prints.get(p[0]) and probe.prints.get(p[1])
+        ]
+        signals = [v.signals for v in probe.judge_many(usable)]
+        labels = [
+            int(paths[a] in group_of and group_of.get(paths[b]) == group_of[paths[a]])
+            for (a, b), _ in usable
+        ]
+        cosines = [s for _, s in usable]
+        fitted, fit = fit_rules(signals, labels, min_precision=min_precision)
+        pos = np.asarray(cosines)[np.asarray(labels) == 1]
+        gate = max([g for g in gates if (pos >= g).mean() >= keep_share] or [min(gates)])
+        base = default_thresholds(table.encoder, table.pooling).near
+        scores = {}
+        for s, col in cols.items():
+            report = find_duplicates(col, model=model, pooling=pooling, threshold=gate,
+                                     verifier=fitted)  # fmt: skip
+            scores[s] = score_near_tier(report, halves[s])
+        plain = find_duplicates(
+            cols["validation"], model=model, pooling=pooling, threshold=base, verify=False
+        )
+        return Calibration(
+            table.encoder,
+            table.pooling,
+            gate,
+            fitted,
+            fit,
+            len(signals),
+            scores["calibration"],
+            scores["validation"],
+            score_near_tier(plain, halves["validation"]),
+            base,
+        )
+    finally:
+        for col in cols.values():
+            col.close()

@@ -32,7 +32,10 @@ from lookalike.grouping.reports import (
     ReferenceReport,
     Thresholds,
 )
-from lookalike.results import KnnGraph, Progress
+from lookalike.grouping.verified import candidate_pairs, verified_groups
+from lookalike.grouping.verify import Rules, Verdict, Verifier
+from lookalike.grouping.verify_fit import load_rules
+from lookalike.results import KnnGraph, Progress, Skipped
 from lookalike.store import FileRow
 
 #: Calibrated with ``lookalike evaluate-groups`` on the near-duplicate set made from
@@ -49,6 +52,19 @@ CALIBRATED = {
     ("color-histogram", None): Thresholds(near=0.95, similar=0.90),
 }
 GENERIC = Thresholds(near=0.90, similar=0.75)
+#: With verification the near threshold only admits candidates, so it sits lower: the
+#: cosine above which nearly every true copy lies (calibration half of the hard set).
+VERIFY_GATES = {
+    ("efficientnet-lite0", "multi"): 0.75,
+}
+GENERIC_GATE = 0.8
+
+
+def verify_gate(encoder: str, pooling: str | None = None) -> float:
+    """The candidate threshold of an encoder and pooling when pairs are verified."""
+    return VERIFY_GATES.get((encoder, pooling), VERIFY_GATES.get((encoder, None), GENERIC_GATE))
+
+
 NEIGHBOURS = 10
 
 
@@ -68,6 +84,10 @@ def _members(col: Collection, ids: list[int], rows: dict[int, FileRow]) -> list[
         for k, (i, (p, w, h, s, f)) in enumerate(zip(ids, info, strict=True))
     ]
     return sorted(members, key=lambda m: (not m.keep, str(m.path)))
+
+
+def _pairs(ids: list[int]) -> list[Pair]:
+    return [pair(a, b) for k, a in enumerate(ids) for b in ids[k + 1 :]]
 
 
 def _pairwise(ids: list[int], vectors: dict[int, np.ndarray]) -> list[tuple[int, int, float]]:
@@ -90,11 +110,20 @@ def find_duplicates(
     pooling: str | None = None,
     graph: KnnGraph | None = None,
     progress: Callable[[Progress], None] | None = None,
+    verify: bool = True,
+    verifier: Rules | None = None,
+    workers: int | None = None,
 ) -> DuplicateReport:
-    """Group a collection's images into exact, near-duplicate and look-alike tiers."""
+    """Group a collection's images into exact, near-duplicate and look-alike tiers.
+
+    With ``verify`` (the default), the near tier holds only pairs the pixel verifier
+    calls one picture; ``threshold`` is then the cosine a pair needs to be a candidate.
+    Without it, the near tier is every pair above ``threshold`` (complete-linked)."""
     table = col.vectors(model=model, pooling=pooling)
     encoder = table.encoder
     base = default_thresholds(encoder, table.pooling)
+    if verify and threshold is None:
+        base = Thresholds(verify_gate(encoder, table.pooling), base.similar)
     near = base.near if threshold is None else float(threshold)
     similar = base.similar if similar_threshold is None else float(similar_threshold)
     similar = min(similar, near)
@@ -115,7 +144,26 @@ def find_duplicates(
     def vec(ids: list[int]) -> np.ndarray:
         return np.stack([by_id[i] for i in ids])
 
-    near_groups = link(graph, near, nodes=reps, blocked=blocked, vectors=vec)
+    verdicts: dict[Pair, Verdict] = {}
+    unreadable: list[Skipped] = []
+    if verify:
+        judge = Verifier(
+            verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
+        )
+        candidates = candidate_pairs(graph, near, nodes=set(reps.tolist()), blocked=blocked)
+
+        def cosine(a: int, b: int) -> float:
+            va, vb = by_id[a], by_id[b]
+            return float(va @ vb / max(float(np.linalg.norm(va) * np.linalg.norm(vb)), 1e-12))
+
+        def tick(done: int, total: int) -> None:
+            if progress:
+                progress(Progress("verify", done, total))
+
+        near_groups, verdicts = verified_groups(candidates, judge, cosine, tick)
+        unreadable = [Skipped(rows[i].path, r) for i, r in sorted(judge.failed.items())]
+    else:
+        near_groups = link(graph, near, nodes=reps, blocked=blocked, vectors=vec)
     loose = link(graph, similar, nodes=reps, blocked=blocked, vectors=vec)
     near_of = {m: gi for gi, g in enumerate(near_groups) for m in g}
     similar_groups = []
@@ -128,7 +176,8 @@ def find_duplicates(
     for tier, found in (("exact", exact), ("near", near_groups), ("similar", similar_groups)):
         for ids in found:
             sims = [] if tier == "exact" else _pairwise(ids, by_id)
-            groups.append(Group(len(groups) + 1, tier, _members(col, ids, rows), sims))
+            mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
+            groups.append(Group(len(groups) + 1, tier, _members(col, ids, rows), sims, mine))
     if progress:
         progress(Progress("group", 1, 1))
     return DuplicateReport(
@@ -138,6 +187,8 @@ def find_duplicates(
         thresholds=Thresholds(near, similar),
         images=len(table),
         groups=groups,
+        verified=verify,
+        unreadable=unreadable,
     )
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.grouping.keep import KEEP_RULE
+from lookalike.grouping.verify import Verdict
+from lookalike.results import Skipped
 
 TIERS = ("exact", "near", "similar")
 
@@ -42,6 +44,13 @@ class Group:
     tier: str
     members: list[Member]
     similarities: list[tuple[int, int, float]] = field(default_factory=list)  # (id, id, cos)
+    #: the pixel verifier's verdicts on pairs of this group, by (id, id)
+    verdicts: dict[tuple[int, int], Verdict] = field(default_factory=dict)
+
+    def verdict_with_keep(self, member: int) -> Verdict | None:
+        """The verdict on ``member`` and the kept image, if one was made."""
+        keep = self.keep.id
+        return self.verdicts.get((min(keep, member), max(keep, member)))
 
     @property
     def keep(self) -> Member:
@@ -78,6 +87,10 @@ class Group:
             "similarities": [
                 {"a": path_of[a], "b": path_of[b], "cosine": s} for a, b, s in self.similarities
             ],
+            "verdicts": [
+                {"a": path_of[a], "b": path_of[b], **v.to_dict()}
+                for (a, b), v in sorted(self.verdicts.items())
+            ],
         }
 
 
@@ -92,6 +105,8 @@ class DuplicateReport:
     images: int
     groups: list[Group]
     keep_rule: str = KEEP_RULE
+    verified: bool = False  # near pairs passed the pixel verifier
+    unreadable: list[Skipped] = field(default_factory=list)  # not verifiable (gone, broken)
 
     def tier(self, name: str) -> list[Group]:
         """Groups of one tier."""
@@ -105,14 +120,21 @@ class DuplicateReport:
             "thresholds": {"near": self.thresholds.near, "similar": self.thresholds.similar},
             "keep_rule": self.keep_rule,
             "images": self.images,
+            "verified": self.verified,
+            "unreadable": [s.to_dict() for s in self.unreadable],
             "groups": [g.to_dict() for g in self.groups],
         }
 
     def csv_rows(self) -> list[list[object]]:
         """One row per member of each group, header first (``--csv``)."""
-        rows: list[list[object]] = [["group", "tier", "path", "keep", "width", "height", "bytes"]]
+        rows: list[list[object]] = [
+            ["group", "tier", "path", "keep", "width", "height", "bytes", "evidence"]
+        ]
         for g in self.groups:
-            rows += [[g.id, g.tier, m.path, m.keep, m.width, m.height, m.size] for m in g.members]
+            for m in g.members:
+                v = None if m.keep else g.verdict_with_keep(m.id)
+                why = v.reason if v else ""
+                rows.append([g.id, g.tier, m.path, m.keep, m.width, m.height, m.size, why])
         return rows
 
 

@@ -92,9 +92,15 @@ def _reason(exc: BaseException) -> str:
 
 
 def decode_bytes(
-    data: bytes, *, size: int | None, name: str = "<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    *,
+    size: int | None,
+    name: str = "<bytes>",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    fit: bool = False,
 ) -> DecodedImage:
-    """Decode an encoded image held in memory; resize to ``size`` x ``size`` when given."""
+    """Decode an encoded image held in memory; resize to ``size`` x ``size`` when given, or
+    with ``fit`` shrink it to fit in that square, keeping its aspect ratio."""
     if not data:
         raise ImageDecodeError(name, "empty file (0 bytes)")
     digest = hashlib.sha256(data).hexdigest()
@@ -127,7 +133,9 @@ def decode_bytes(
             with contextlib.suppress(Exception):  # a broken EXIF block must not lose it
                 im = ImageOps.exif_transpose(im) or im
             rgb = to_rgb(im)
-            if size is not None and rgb.size != (size, size):
+            if size is not None and fit:
+                rgb.thumbnail((size, size), Image.Resampling.BILINEAR)
+            elif size is not None and rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
             pixels = np.asarray(rgb, dtype=np.uint8)
     except ImageDecodeError:
@@ -145,8 +153,10 @@ def read_image(
     size: int | None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    fit: bool = False,
 ) -> DecodedImage:
-    """Read and decode one file; raises :class:`ImageDecodeError` with a short reason."""
+    """Read and decode one file; raises :class:`ImageDecodeError` with a short reason.
+    ``size`` squares the picture to ``size`` x ``size`` (``fit``: keeps its aspect)."""
     name = str(path)
     try:
         nbytes = os.stat(path).st_size
@@ -159,7 +169,7 @@ def read_image(
         raise ImageDecodeError(name, "is a folder") from None
     except OSError as exc:
         raise ImageDecodeError(name, f"cannot read: {exc.strerror or exc}") from None
-    return decode_bytes(data, size=size, name=name, max_pixels=max_pixels)
+    return decode_bytes(data, size=size, name=name, max_pixels=max_pixels, fit=fit)
 
 
 def load_thumbnail(path: str | os.PathLike[str], size: int = 256) -> Image.Image:

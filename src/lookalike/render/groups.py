@@ -48,12 +48,14 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
     ]
     for g in report.groups:
         cards = []
-        for t in group_tiles(g):
+        for t, m in zip(group_tiles(g), g.members, strict=True):
             cls = "card query" if t.highlight else "card"
+            verdict = None if m.keep else g.verdict_with_keep(m.id)
+            why = f"<div class='why'>{html.escape(verdict.reason)}</div>" if verdict else ""
             cards.append(
                 f'<div class="{cls}"><img src="{data_uri(t.path)}" alt=""><div class="score">'
                 f"{html.escape(t.line1)}</div><div class='path'>{html.escape(str(t.path))}"
-                f"<br>{html.escape(t.line2)}</div></div>"
+                f"<br>{html.escape(t.line2)}</div>{why}</div>"
             )
         parts.append(
             f"<h2>group {g.id} · {g.tier} · {len(g.members)} images</h2>"
@@ -61,7 +63,8 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
         )
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>lookalike groups</title>"
-        f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>"
+        f"<style>{CSS}.why{{color:#555;font-size:11px;margin-top:3px}}</style></head>"
+        f"<body>{''.join(parts)}</body></html>"
     )
     return write_bytes_atomic(Path(out), page.encode("utf-8"))
 

@@ -1,0 +1,95 @@
+"""Near-duplicate groups from verified pairs: every candidate edge of the kNN graph gets
+the pixel verifier's verdict, groups grow along verified edges, and inside each group
+every pair must be verified too (complete linkage on the verdicts), so two copies of one
+picture never pull a look-alike in between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from lookalike.grouping.linkage import Pair, pair
+from lookalike.grouping.verify import Verdict, Verifier
+from lookalike.results import KnnGraph
+
+#: Groups up to this size have every pair verified; larger ones (rare: many copies of
+#: one picture) keep their verified edges only.
+MAX_ALL_PAIRS = 40
+
+
+def candidate_pairs(
+    graph: KnnGraph,
+    gate: float,
+    *,
+    nodes: set[int] | None = None,
+    blocked: set[Pair] = frozenset(),  # type: ignore[assignment]
+) -> dict[Pair, float]:
+    """The kNN graph's edges with cosine at least ``gate`` (between ``nodes`` only, none
+    the user blocked), each with its cosine."""
+    out: dict[Pair, float] = {}
+    for r, i in enumerate(graph.ids.tolist()):
+        if nodes is not None and i not in nodes:
+            continue
+        for j, s in zip(graph.neighbours[r].tolist(), graph.similarities[r].tolist(), strict=True):
+            if j < 0 or s < gate or (nodes is not None and j not in nodes):
+                continue
+            key = pair(i, j)
+            if key not in blocked and s > out.get(key, -2.0):
+                out[key] = float(s)
+    return out
+
+
+def verified_groups(
+    candidates: dict[Pair, float],
+    verifier: Verifier,
+    cosine_of: Callable[[int, int], float],
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[list[int]], dict[Pair, Verdict]]:
+    """Groups whose members are verified copies of each other, and every verdict made."""
+    verifier.prepare({i for p in candidates for i in p})
+    items = list(candidates.items())
+    judged = verifier.judge_many(items, progress)
+    verdicts = {p: v for (p, _), v in zip(items, judged, strict=True)}
+    same = [p for p, v in verdicts.items() if v.same]
+    nodes = sorted({i for p in same for i in p})
+    if not nodes:
+        return [], verdicts
+    index = {f: k for k, f in enumerate(nodes)}
+    rows = [index[a] for a, _ in same]
+    cols = [index[b] for _, b in same]
+    adj = coo_matrix((np.ones(len(same), np.int8), (rows, cols)), shape=(len(nodes),) * 2)
+    count, labels = connected_components(adj, directed=False)
+    groups: list[list[int]] = []
+    for label in range(count):
+        members = [nodes[k] for k in np.flatnonzero(labels == label)]
+        if len(members) < 2:
+            continue
+        if len(members) == 2 or len(members) > MAX_ALL_PAIRS:
+            groups.append(members)
+            continue
+        for a_i, a in enumerate(members):  # every pair inside must be one picture
+            for b in members[a_i + 1 :]:
+                key = pair(a, b)
+                if key not in verdicts:
+                    verdicts[key] = verifier.judge(key[0], key[1], cosine_of(*key))
+        groups.extend(_complete(members, verdicts))
+    return sorted(groups, key=lambda g: (-len(g), g[0])), verdicts
+
+
+def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:
+    """Split ``members`` so that inside each part every pair was verified the same."""
+    n = len(members)
+    dist = np.ones((n, n))
+    for a in range(n):
+        for b in range(a + 1, n):
+            if verdicts[pair(members[a], members[b])].same:
+                dist[a, b] = dist[b, a] = 0.0
+    if not dist[np.triu_indices(n, 1)].any():
+        return [members]
+    labels = fcluster(linkage(dist[np.triu_indices(n, 1)], "complete"), 0.5, "distance")
+    parts = [[members[k] for k in np.flatnonzero(labels == lb)] for lb in np.unique(labels)]
+    return [p for p in parts if len(p) >= 2]

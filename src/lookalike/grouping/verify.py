@@ -1,0 +1,433 @@
+"""A second, pixel-level opinion on the candidate pairs the kNN graph proposes: copies of
+one picture pass, different pictures that look alike fail.
+
+Each image gets a fingerprint once: a thumbnail with solid borders trimmed. A pair is
+aligned directly (same framing, or mirrored) or, when that fails, by ORB features and a
+RANSAC similarity transform (OpenCV), so crops, rotations and letterboxing line up. On
+the aligned overlap it measures:
+
+* ``difference``: mean absolute difference of the grey levels, each picture normalised
+  to zero mean and unit spread (so brightness and contrast changes cost nothing);
+* ``local``: the largest such difference in one cell of a 6 x 6 grid (an object pasted
+  in, a changed caption);
+* ``colour``: the mean difference of chromaticity (colour with brightness divided out)
+  over the grid's cells (a recolouring);
+* ``inliers`` and ``overlap`` of the alignment.
+
+Limits on these signals (one set for pictures of ordinary size, one for tiny pictures),
+fitted on the calibration half of the near-duplicate set (``lookalike evaluate-groups
+--set hard``), decide; the verdict names the limits a rejected pair exceeded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.config import default_workers
+from lookalike.errors import ImageDecodeError
+from lookalike.imageio import read_image
+
+#: Longest side of the thumbnail the signals are computed on.
+THUMB = 256
+#: Pictures whose shorter side is below this many pixels are "tiny" (icons, digits).
+TINY = 64
+GRID = 6
+#: A direct alignment this good needs no feature matching.
+GOOD_DIRECT = 0.05
+MIN_INLIERS = 10
+
+
+@dataclass
+class Fingerprint:
+    """What verification needs of one image, computed once per grouping run."""
+
+    width: int  # the file's own size
+    height: int
+    rgb: NDArray[np.float32]  # (h, w, 3) thumbnail, solid borders trimmed, 0..255
+    full: NDArray[np.float32]  # the same thumbnail untrimmed (a trim can miss by a pixel)
+    _orb: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = None
+
+    @property
+    def tiny(self) -> bool:
+        """A picture too small for pixel detail to mean much."""
+        return min(self.width, self.height) < TINY
+
+    def orb(self) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
+        """ORB keypoint positions and descriptors, found once on first use."""
+        if self._orb is None:
+            import cv2
+
+            detector = cv2.ORB_create(nfeatures=700, fastThreshold=10)
+            kps, desc = detector.detectAndCompute(_grey(self.rgb).astype(np.uint8), None)
+            self._orb = (np.float32([k.pt for k in kps]).reshape(-1, 2), desc)
+        return self._orb
+
+
+@dataclass(frozen=True)
+class PairSignals:
+    """The measured evidence about one pair (see the module's docstring)."""
+
+    cosine: float
+    difference: float
+    local: float
+    fine: float  # the same on a grid twice as fine (a changed digit, a small object)
+    spread: float  # share of grid cells that differ (> 0.3)
+    colour: float
+    inliers: int
+    overlap: float
+    aligned: str  # direct, mirrored, slid (a crop along one side), features or none
+    tiny: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, rounded for reading."""
+        d = asdict(self)
+        for k in ("cosine", "difference", "local", "fine", "spread", "colour", "overlap"):
+            d[k] = round(float(d[k]), 4)
+        return d
+
+
+def trim(rgb: NDArray[np.uint8], tolerance: int = 24) -> NDArray[np.uint8]:
+    """Cut solid borders: outer rows and columns where at most 3% of the pixels stray more
+    than ``tolerance`` from the corners' colour (so noise or JPEG ringing on a border
+    does not keep it), unless that would leave less than a fifth of the picture."""
+    corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]]).astype(np.int16)
+    bg = np.median(corners, axis=0)
+    mask = np.abs(rgb.astype(np.int16) - bg).max(axis=2) > tolerance
+    rows = np.flatnonzero(mask.mean(axis=1) > 0.03)
+    cols = np.flatnonzero(mask.mean(axis=0) > 0.03)
+    if len(rows) == 0 or len(cols) == 0:
+        return rgb
+    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    if h * w < 0.2 * rgb.shape[0] * rgb.shape[1]:
+        return rgb
+    return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def fingerprint(path: str | os.PathLike[str]) -> Fingerprint:
+    """Decode ``path`` to a trimmed thumbnail; :class:`ImageDecodeError` if unreadable."""
+    img = read_image(path, size=THUMB, fit=True)
+    full = img.pixels.astype(np.float32)
+    return Fingerprint(img.width, img.height, trim(img.pixels).astype(np.float32), full)
+
+
+def _grey(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _resize(a: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float32]:
+    import cv2
+
+    h, w = shape
+    if a.shape[:2] == (h, w):
+        return a
+    shrink = a.shape[0] * a.shape[1] > h * w
+    return cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _cells(
+    x: NDArray[np.float32], mask: NDArray[np.bool_], grid: int = GRID
+) -> NDArray[np.float32]:
+    """Mean of ``x`` (h, w[, c]) in each cell of a ``grid`` x ``grid`` grid, over ``mask``;
+    NaN for a cell the mask leaves empty."""
+    h, w = mask.shape
+    ys = np.linspace(0, h, grid + 1).astype(int)
+    xs = np.linspace(0, w, grid + 1).astype(int)
+    out = np.full((grid, grid, *x.shape[2:]), np.nan, np.float32)
+    for i in range(grid):
+        for j in range(grid):
+            m = mask[ys[i] : ys[i + 1], xs[j] : xs[j + 1]]
+            if m.sum() >= 1:
+                out[i, j] = x[ys[i] : ys[i + 1], xs[j] : xs[j + 1]][m].mean(axis=0)
+    return out
+
+
+Measured = tuple[float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 1.0)
+
+
+def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
+    """(difference, local, fine, spread, colour) of two aligned pictures over ``mask``."""
+    if mask.sum() < 16:
+        return NO_MATCH
+    ga, gb = _grey(a), _grey(b)
+
+    def norm(g: NDArray[np.float32]) -> NDArray[np.float32]:
+        v = g[mask]
+        return (g - v.mean()) / max(float(v.std()), 4.0)
+
+    diff = np.abs(norm(ga) - norm(gb))
+    difference = float(diff[mask].mean())
+    cells = _cells(diff, mask)
+    local = float(np.nanmax(cells))
+    fine = float(np.nanmax(_cells(diff, mask, 2 * GRID))) if min(mask.shape) >= 24 else local
+    spread = float(np.nanmean(cells > 0.3))
+    # Chromaticity of each cell's mean colour (stable under noise), weighted by how
+    # bright the cell is in both pictures (the colour of a black cell means nothing).
+    ma, mb = _cells(a, mask), _cells(b, mask)
+    sa, sb = ma.sum(axis=-1, keepdims=True), mb.sum(axis=-1, keepdims=True)
+    chroma = np.abs(ma / np.maximum(sa, 60.0) - mb / np.maximum(sb, 60.0)).sum(axis=-1)
+    weight = np.minimum(sa, sb)[..., 0]
+    ok = np.isfinite(chroma) & np.isfinite(weight)
+    colour = float((chroma[ok] * weight[ok]).sum() / max(float(weight[ok].sum()), 1e-6)) * 10
+    return difference, local, fine, spread, colour
+
+
+def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.float64] | None, int]:
+    """A similarity transform taking ``b`` onto ``a`` from ORB matches, and its inliers."""
+    import cv2
+
+    (ka, da), (kb, db) = fa.orb(), fb.orb()
+    if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
+        return None, 0
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(db, da)
+    if len(matches) < MIN_INLIERS:
+        return None, 0
+    src = kb[[m.queryIdx for m in matches]]
+    dst = ka[[m.trainIdx for m in matches]]
+    m, inl = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0, maxIters=2000, confidence=0.99
+    )
+    if m is None or inl is None:
+        return None, 0
+    return m, int(inl.sum())
+
+
+def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
+    """Align two fingerprints the best way found and measure the pair."""
+    tiny = fa.tiny or fb.tiny
+    best: Aligned | None = None
+    for a, b in ((fa.rgb, fb.rgb), (fa.full, fb.full)):  # trimmed, and as they are
+        if tiny:  # compare at the smaller picture's size: detail below it means nothing
+            a = _resize(a, (min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])))
+        ratio_a, ratio_b = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
+        if abs(math.log(ratio_a / ratio_b)) < 0.08 or tiny:
+            rb = _resize(b, a.shape[:2])
+            whole = np.ones(a.shape[:2], bool)
+            for name, cand in (("direct", rb), ("mirrored", rb[:, ::-1])):
+                got = _measure(a, cand, whole)
+                if best is None or got[0] < best[0][0]:
+                    best = (got, name, 0, 1.0)
+    a, b = fa.rgb, fb.rgb
+    if not tiny and (best is None or best[0][0] > GOOD_DIRECT):
+        slid = _slide(a, b)
+        if slid is not None and (best is None or slid[0][0] < best[0][0]):
+            best = slid
+    if not tiny and (best is None or best[0][0] > GOOD_DIRECT):
+        import cv2
+
+        m, inliers = _features_transform(fa, fb)
+        if m is not None and inliers >= MIN_INLIERS:
+            h, w = a.shape[:2]
+            warped = cv2.warpAffine(b, m, (w, h), flags=cv2.INTER_LINEAR)
+            cover = cv2.warpAffine(
+                np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
+            ).astype(bool)
+            got = _measure(a, warped, cover)
+            if best is None or got[0] < best[0][0]:
+                best = (got, "features", inliers, float(cover.mean()))
+    if best is None:
+        return PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", tiny)
+    (d, loc, fine, spread, col), name, inliers, overlap = best
+    return PairSignals(cosine, d, loc, fine, spread, col, inliers, overlap, name, tiny)
+
+
+Aligned = tuple[Measured, str, int, float]
+
+
+def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
+    """Align a crop: one picture is a part of the other. Where the aspect ratios differ,
+    the narrower picture may be a crop of the other's width (scaled to the same height it
+    slides sideways) or the wider one a crop of its height; either way, each may also be
+    a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
+    where it fits; the best fit (normalised cross-correlation) is measured."""
+    ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
+    tries: list[tuple[NDArray[np.float32], NDArray[np.float32], float]] = []
+    if abs(math.log(ra / rb)) >= 0.05:
+        narrow, wide = (a, b) if ra < rb else (b, a)
+        tries += [
+            (narrow, wide, wide.shape[0] / narrow.shape[0]),
+            (wide, narrow, narrow.shape[1] / wide.shape[1]),
+        ]
+    for crop, whole in ((b, a), (a, b)):
+        fit = min(whole.shape[0] / crop.shape[0], whole.shape[1] / crop.shape[1])
+        tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    best: tuple[float, Aligned] | None = None
+    for crop, whole, scale in tries:
+        found = _fit_crop(crop, whole, scale)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    return best[1] if best else None
+
+
+def _fit_crop(
+    crop: NDArray[np.float32], whole: NDArray[np.float32], scale: float
+) -> tuple[float, Aligned] | None:
+    import cv2
+
+    hc, wc = crop.shape[:2]
+    hw, ww = whole.shape[:2]
+    size = (max(1, round(wc * scale)), max(1, round(hc * scale)))
+    scaled = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    h, w = scaled.shape[:2]
+    if h > hw or w > ww or min(h, w) < 8:
+        return None
+    score = cv2.matchTemplate(_grey(whole), _grey(scaled), cv2.TM_CCOEFF_NORMED)
+    _, peak, _, (x, y) = cv2.minMaxLoc(score)
+    if peak < 0.5:
+        return None
+    got = _measure(whole[y : y + h, x : x + w], scaled, np.ones((h, w), bool))
+    return float(peak), (got, "slid", 0, (h * w) / (hw * ww))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The limits a pair's signals must stay within to be called one picture: they were
+    fitted on the calibration half of the near-duplicate set for the best recall at the
+    precision asked for."""
+
+    difference: float
+    local: float
+    fine: float
+    colour: float
+
+    def exceeded(self, s: PairSignals) -> list[str]:
+        """What the pair fails, in words (empty: it is one picture)."""
+        out = []
+        if s.aligned == "none":
+            out.append("could not be aligned")
+        for name, value, limit, words in (
+            ("difference", s.difference, self.difference, "pixels differ"),
+            ("local", s.local, self.local, "a region differs"),
+            ("fine", s.fine, self.fine, "a detail differs"),
+            ("colour", s.colour, self.colour, "colours differ"),
+        ):
+            if value > limit:
+                out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
+        return out
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One rule for pictures of ordinary size and one for tiny pictures (icons, digits),
+    whose pixel detail behaves differently."""
+
+    regular: Rule
+    tiny: Rule
+
+    def for_pair(self, s: PairSignals) -> Rule:
+        """The rule that judges this pair."""
+        return self.tiny if s.tiny else self.regular
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision on one pair and why."""
+
+    same: bool
+    signals: PairSignals
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return {"same": self.same, "reason": self.reason, **self.signals.to_dict()}
+
+
+def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
+    """The verdict of ``rules`` on measured signals, with a reason a user can read."""
+    how = {
+        "direct": "same framing",
+        "mirrored": "mirrored",
+        "slid": f"a crop ({s.overlap:.0%} of the larger)",
+        "features": f"{s.inliers} geometric inliers, {s.overlap:.0%} overlap",
+        "none": "not aligned",
+    }[s.aligned]
+    failed = rules.for_pair(s).exceeded(s)
+    text = (
+        f"cosine {s.cosine:.3f}, {how}, difference {s.difference:.2f}, local {s.local:.2f}, "
+        f"fine {s.fine:.2f}, colour {s.colour:.2f}"
+    )
+    if not failed:
+        return Verdict(True, s, f"one picture: {text}")
+    return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}")
+
+
+class Verifier:
+    """Fingerprints images once and judges pairs with the rules; unreadable images are
+    reported (``failed``) and never called duplicates."""
+
+    def __init__(
+        self,
+        model: Rules,
+        path_of: Callable[[int], Path],
+        *,
+        workers: int | None = None,
+    ) -> None:
+        self.model = model
+        self.path_of = path_of
+        self.workers = default_workers() if workers is None else workers
+        self.prints: dict[int, Fingerprint | None] = {}
+        self.failed: dict[int, str] = {}
+
+    def prepare(self, ids: Iterable[int]) -> None:
+        """Fingerprint these images (in parallel threads; decoding releases the GIL)."""
+        todo = sorted({int(i) for i in ids} - set(self.prints))
+
+        def one(i: int) -> tuple[int, Fingerprint | None, str | None]:
+            try:
+                return i, fingerprint(self.path_of(i)), None
+            except ImageDecodeError as exc:
+                return i, None, exc.reason
+
+        if self.workers > 1 and len(todo) > 8:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
+                results = list(ex.map(one, todo))
+        else:
+            results = [one(i) for i in todo]
+        for i, fp, reason in results:
+            self.prints[i] = fp
+            if reason is not None:
+                self.failed[i] = reason
+
+    def judge_many(
+        self,
+        pairs: list[tuple[tuple[int, int], float]],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Verdict]:
+        """Verdicts on many pairs, in order, judged in parallel threads (OpenCV and NumPy
+        release the GIL), ``progress(done, total)`` as they finish."""
+
+        def one(item: tuple[tuple[int, int], float]) -> Verdict:
+            (a, b), cosine = item
+            return self.judge(a, b, cosine)
+
+        if self.workers <= 1 or len(pairs) < 64:
+            out = [one(p) for p in pairs]
+        else:
+            out = []
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
+                for k, v in enumerate(ex.map(one, pairs, chunksize=32)):
+                    out.append(v)
+                    if progress and k % 512 == 0:
+                        progress(k, len(pairs))
+        if progress:
+            progress(len(pairs), len(pairs))
+        return out
+
+    def judge(self, a: int, b: int, cosine: float) -> Verdict:
+        """The verdict on one pair (both must have been prepared)."""
+        fa, fb = self.prints.get(a), self.prints.get(b)
+        if fa is None or fb is None:
+            bad = a if fa is None else b
+            signals = PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", False)
+            why = self.failed.get(bad, "not prepared")
+            return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
+        return judge_pair(self.model, compare(fa, fb, cosine))

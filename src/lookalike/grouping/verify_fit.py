@@ -1,0 +1,98 @@
+"""Fitting the verifier's limits on labelled candidate pairs (the calibration half of the
+near-duplicate set), and reading and writing them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lookalike.errors import StoreError
+from lookalike.grouping.verify import PairSignals, Rule, Rules
+from lookalike.store import write_bytes_atomic
+
+#: The rules shipped with lookalike, fitted with ``lookalike evaluate-groups --set hard``.
+SHIPPED = "verifier.json"
+#: The limits tried for each signal.
+GRID = {
+    "difference": np.round(np.arange(0.05, 0.61, 0.05), 2),
+    "local": np.round(np.arange(0.1, 2.01, 0.1), 2),
+    "fine": np.round([*np.arange(0.2, 2.61, 0.2), 9.0], 2),
+    "colour": np.round(np.arange(0.2, 2.01, 0.2), 2),
+}
+
+
+def fit_rule(
+    signals: Sequence[PairSignals], labels: Sequence[int], *, min_precision: float = 0.995
+) -> tuple[Rule, dict[str, float]]:
+    """The limits that admit the most true pairs while the admitted pairs keep
+    ``min_precision`` (the most precise limits where none does), and their figures."""
+    y = np.asarray(labels, bool)
+    aligned = np.asarray([s.aligned != "none" for s in signals])
+    values = {k: np.asarray([getattr(s, k) for s in signals]) for k in GRID}
+    best: tuple[tuple[int, float], Rule, int, int] | None = None
+    for d in GRID["difference"]:
+        a1 = aligned & (values["difference"] <= d)
+        for loc in GRID["local"]:
+            a2 = a1 & (values["local"] <= loc)
+            for f in GRID["fine"]:
+                a3 = a2 & (values["fine"] <= f)
+                for c in GRID["colour"]:
+                    ok = a3 & (values["colour"] <= c)
+                    tp, fp = int((ok & y).sum()), int((ok & ~y).sum())
+                    if tp == 0:
+                        continue
+                    precision = tp / (tp + fp)
+                    # reaching the precision comes first, then recall; short of it, precision
+                    key = (tp, precision) if precision >= min_precision else (-1, precision)
+                    if best is None or key > best[0]:
+                        best = (key, Rule(float(d), float(loc), float(f), float(c)), tp, fp)
+    if best is None:
+        raise StoreError("no pair to fit the verifier on")
+    _, rule, tp, fp = best
+    figures = {
+        "pairs": len(y),
+        "true": int(y.sum()),
+        "admitted": tp + fp,
+        "correct": tp,
+        "precision": round(tp / (tp + fp), 4),
+        "recall": round(tp / max(1, int(y.sum())), 4),
+    }
+    return rule, figures
+
+
+def fit_rules(
+    signals: Sequence[PairSignals], labels: Sequence[int], *, min_precision: float = 0.995
+) -> tuple[Rules, dict[str, Any]]:
+    """One rule for regular pairs and one for pairs with a tiny picture."""
+    fitted, notes = {}, {}
+    for tiny, name in ((False, "regular"), (True, "tiny")):
+        rows = [k for k, s in enumerate(signals) if s.tiny == tiny]
+        fitted[name], notes[name] = fit_rule(
+            [signals[k] for k in rows], [labels[k] for k in rows], min_precision=min_precision
+        )
+    return Rules(regular=fitted["regular"], tiny=fitted["tiny"]), notes
+
+
+def save_rules(rules: Rules, path: str | Path, *, notes: dict[str, Any] | None = None) -> Path:
+    """Write the rules (and what they were fitted on) as JSON, atomically."""
+    data = {"regular": asdict(rules.regular), "tiny": asdict(rules.tiny), "notes": notes or {}}
+    return write_bytes_atomic(Path(path), json.dumps(data, indent=2).encode())
+
+
+def load_rules(path: str | Path | None = None) -> Rules:
+    """Saved rules; the shipped ones by default."""
+    try:
+        if path is None:
+            text = resources.files("lookalike.grouping").joinpath(SHIPPED).read_text()
+        else:
+            text = Path(path).read_text()
+        data = json.loads(text)
+        return Rules(regular=Rule(**data["regular"]), tiny=Rule(**data["tiny"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"cannot read the verifier's rules ({path or SHIPPED}): {exc}") from None

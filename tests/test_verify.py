@@ -1,0 +1,144 @@
+"""The pixel verifier of near-duplicate pairs: each signal on made pairs with a known
+answer, explanations in the report, a vanished file, and the calibration set's split."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from imagegen import scene, variant
+from lookalike import Collection
+from lookalike.cli.main import main
+from lookalike.datasets.alterations import ALTERATIONS, hue_shift
+from lookalike.datasets.duplicate_set import Picture, build_duplicate_set, split_of
+from lookalike.grouping import find_duplicates
+from lookalike.grouping.verify import compare, fingerprint, judge_pair
+from lookalike.grouping.verify_fit import load_rules
+
+
+def flag(seed: int = 0, size: tuple[int, int] = (360, 240)) -> Image.Image:
+    """A tricolour with an emblem: a drawing that a recolouring turns into another flag."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    im = Image.new("RGB", size)
+    draw = ImageDraw.Draw(im)
+    colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)]
+    colours[0] = (200, 30, 40)
+    for k, c in enumerate(colours):
+        draw.rectangle((0, k * h // 3, w, (k + 1) * h // 3), fill=c)
+    draw.ellipse((w // 3, h // 4, 2 * w // 3, 3 * h // 4), fill=(240, 200, 40))
+    tip, left, right = (w // 2, h // 3), (w // 2 - 30, 2 * h // 3), (w // 2 + 30, 2 * h // 3)
+    draw.polygon([tip, left, right], fill=(30, 90, 160))
+    return im
+
+
+def _jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _verdict(a: Image.Image, b: Image.Image, tmp: Path):  # type: ignore[no-untyped-def]
+    pa, pb = tmp / "a.png", tmp / "b.png"
+    a.save(pa)
+    b.save(pb)
+    return judge_pair(load_rules(), compare(fingerprint(pa), fingerprint(pb), 0.9))
+
+
+def test_copies_pass(tmp_path: Path) -> None:
+    original = flag()
+    copies = [_jpeg(original, 30), ImageOps.mirror(original)]
+    copies += [ALTERATIONS[k](original) for k in ("border", "resave-70", "brighter")]
+    for copy in copies:
+        v = _verdict(original, copy, tmp_path)
+        assert v.same, v.reason
+
+
+def test_a_recoloured_flag_is_another_flag(tmp_path: Path) -> None:
+    v = _verdict(flag(), hue_shift(flag()), tmp_path)
+    assert not v.same and "colour" in v.reason
+
+
+def test_different_scenes_fail(tmp_path: Path) -> None:
+    v = _verdict(scene("shapes", 1), scene("shapes", 2), tmp_path)
+    assert not v.same and v.signals.difference > 0.2
+
+
+def test_tiny_pictures(tmp_path: Path) -> None:
+    """35-pixel pictures: a re-saved copy passes, another little picture fails."""
+    small = scene("shapes", 7).resize((35, 35), Image.Resampling.LANCZOS)
+    other = scene("shapes", 1).resize((35, 35), Image.Resampling.LANCZOS)
+    copy = _verdict(small, _jpeg(small, 85), tmp_path)
+    assert copy.signals.tiny and copy.same, copy.reason
+    assert not _verdict(small, other, tmp_path).same
+
+
+def test_crop_and_rotation_are_aligned(tmp_path: Path) -> None:
+    original = scene("noise", 6)
+    for name in ("crop-85", "aspect-crop", "rotate-5"):
+        v = _verdict(original, ALTERATIONS[name](original), tmp_path)
+        assert v.signals.aligned in ("features", "slid"), (name, v.reason)
+
+
+@pytest.fixture
+def near_pair(photos: Path) -> Path:
+    im = Image.open(photos / "shapes-7.jpg").convert("RGB")
+    _jpeg(im, 40).save(photos / "shapes-7-q40.jpg")
+    with Collection.open(photos) as col:
+        col.index(workers=1)
+    return photos
+
+
+def test_report_explains_each_near_pair(
+    near_pair: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["group", str(near_pair), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verified"] is True
+    group = next(g for g in data["groups"] if any("q40" in m["path"] for m in g["members"]))
+    assert group["tier"] == "near"
+    verdict = next(v for v in group["verdicts"] if "q40" in v["a"] + v["b"])
+    assert verdict["same"] and verdict["reason"].startswith("one picture")
+    assert {"difference", "local", "fine", "colour", "aligned", "cosine"} <= set(verdict)
+
+
+def test_a_vanished_candidate_is_reported(near_pair: Path) -> None:
+    """A file deleted since indexing cannot be verified: it is reported, never grouped as
+    a duplicate, and the run completes."""
+    (near_pair / "shapes-7-q40.jpg").unlink()
+    with Collection.open(near_pair) as col:
+        report = find_duplicates(col)
+    assert [s.path for s in report.unreadable] == ["shapes-7-q40.jpg"]
+    assert not any("q40" in str(m.path) for g in report.tier("near") for m in g.members)
+
+
+def test_calibration_split_is_deterministic(tmp_path: Path) -> None:
+    assert split_of("photos", "chelsea") == split_of("photos", "chelsea")
+    halves = {split_of("x", f"n{i}") for i in range(40)}
+    assert halves == {"calibration", "validation"}
+
+    def source() -> Iterator[Picture]:
+        for seed in range(4):
+            yield Picture("made", f"scene-{seed}", scene("shapes", seed))
+
+    first = build_duplicate_set(tmp_path / "a", {"made": source})
+    second = build_duplicate_set(tmp_path / "b", {"made": source})
+    assert first.split == second.split and first.groups == second.groups
+    assert len(first.groups) == 4 and all(len(g) == 1 + len(ALTERATIONS) for g in first.groups)
+    kinds = {k for _, _, k in first.negatives}
+    assert {"hue-shift", "pasted-object", "caption"} <= kinds
+    for rel in first.split:
+        assert (tmp_path / "a" / rel).is_file()
+    assert (tmp_path / "a" / "truth.json").is_file()
+
+
+def test_variants_of_the_test_images_are_copies(tmp_path: Path) -> None:
+    original = scene("shapes", 2)
+    for how in ("resized", "reencoded", "flipped"):
+        assert _verdict(original, variant(original, how), tmp_path).same, how
