@@ -43,6 +43,12 @@ def print_tier(title: str, scores: TierScores) -> None:
         negatives.add_row(kind, f"{scores.false_positive_rate(kind):.3f}", f"{bad}/{n}")
     out.print(table)
     out.print(negatives)
+    kept, groups = scores.keep
+    out.print(
+        f"keep rule: the original kept in {kept} of {groups} groups of one picture and its "
+        f"copies ({scores.keep_share:.1%}); copies kept instead: {scores.kept_copies or 'none'}",
+        highlight=False,
+    )
 
 
 def print_calibration(c: Calibration) -> None:

@@ -60,7 +60,8 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
             keep, sims = g.keep, g.similarity_to_keep()
             out.print(
                 f"  group {g.id}: [green]keep[/] {rel(keep.path, report.root)} "
-                f"({keep.width}x{keep.height}, {keep.size / 1024:,.0f} KiB)",
+                f"({keep.width}x{keep.height}, {keep.size / 1024:,.0f} KiB"
+                + (f"; {g.keep_reason})" if g.keep_reason else ")"),
                 highlight=False,
             )
             for m in g.members:
@@ -133,7 +134,7 @@ def act(
     """Plan moves or links of the images not kept; carry them out with ``--apply``."""
     actions = plan(
         report, move_to=move_to, link_to=link_to, tiers=tuple(t.strip() for t in tiers.split(","))
-    )
+    )  # each action records the keep policy, in the journal too
     verb = "move" if move_to else "link"
     if not do_apply:
         for a in actions:
@@ -183,6 +184,10 @@ def register(app: typer.Typer) -> None:
         do_apply: Annotated[
             bool, typer.Option("--apply", help="Really move or link (journalled; see undo).")
         ] = False,
+        keep: Annotated[
+            str,
+            typer.Option(help="Which image to keep: original, largest, newest, oldest, path:GLOB."),
+        ] = "original",
         verify: Annotated[
             bool,
             typer.Option(
@@ -225,6 +230,7 @@ def register(app: typer.Typer) -> None:
                     pooling=pooling,
                     progress=tick,
                     verify=verify,
+                    keep=keep,
                 )
             if as_json:
                 print(json.dumps(report.to_dict(), indent=2))

@@ -21,6 +21,8 @@ class Action:
     op: str  # "move" or "link"
     src: str
     dst: str
+    keep: str = ""  # the member kept in its place
+    policy: str = ""  # the keep policy that chose it
 
 
 def plan(
@@ -47,7 +49,9 @@ def plan(
                 continue
             seen.add(m.path)
             rel = m.path.relative_to(report.root)
-            actions.append(Action(op, str(m.path), str(target / rel)))
+            actions.append(
+                Action(op, str(m.path), str(target / rel), str(group.keep.path), report.keep_policy)
+            )
     return actions
 
 

@@ -34,6 +34,15 @@ class TierScores:
     alterations: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: negative kind -> (pairs wrongly grouped, pairs)
     negatives: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: groups of one original and its copies: (the original kept, such groups)
+    keep: tuple[int, int] = (0, 0)
+    #: alteration of the copy kept instead of the original -> how often
+    kept_copies: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def keep_share(self) -> float:
+        """Share of the groups of one original and its copies that keep the original."""
+        return self.keep[0] / self.keep[1] if self.keep[1] else 1.0
 
     def recall_of(self, alteration: str) -> float:
         """Share of copies made by ``alteration`` found with their original."""
@@ -56,6 +65,12 @@ class TierScores:
             "negatives": {
                 k: {"grouped": b, "pairs": n, "rate": round(self.false_positive_rate(k), 4)}
                 for k, (b, n) in self.negatives.items()
+            },
+            "keep": {
+                "original_kept": self.keep[0],
+                "groups": self.keep[1],
+                "share": round(self.keep_share, 4),
+                "copies_kept": self.kept_copies,
             },
         }
 
@@ -103,11 +118,37 @@ def score_near_tier(report: DuplicateReport, truth: DuplicateSet) -> TierScores:
     precision = hit / len(found) if found else 1.0
     recall = hit / len(true) if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    kept, groups, copies = _keep_scores(report, truth_groups, truth.alteration)
     return TierScores(
         PairScores(precision, recall, f1, len(found), len(true)),
         {k: (v[0], v[1]) for k, v in sorted(alterations.items())},
         {k: (v[0], v[1]) for k, v in sorted(negatives.items())},
+        (kept, groups),
+        dict(sorted(copies.items())),
     )
+
+
+def _keep_scores(
+    report: DuplicateReport, truth_groups: list[list[str]], alteration: dict[str, str]
+) -> tuple[int, int, dict[str, int]]:
+    """How often a near group made of one original and some of its copies keeps the
+    original, and which copies it keeps instead."""
+    root = Path(report.root)
+    original_of = {p: g[0] for g in truth_groups for p in g}
+    kept = groups = 0
+    copies: dict[str, int] = defaultdict(int)
+    for g in report.tier("near"):
+        paths = [_rel(m.path, root) for m in g.members]
+        origins = {original_of.get(p) for p in paths}
+        if len(origins) != 1 or None in origins or next(iter(origins)) not in paths:
+            continue
+        groups += 1
+        keep = _rel(g.keep.path, root)
+        if keep == next(iter(origins)):
+            kept += 1
+        else:
+            copies[alteration.get(keep, "?")] += 1
+    return kept, groups, copies
 
 
 def _rel(path: Path, root: Path) -> str:

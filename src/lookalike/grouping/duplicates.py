@@ -21,7 +21,7 @@ import numpy as np
 from lookalike.collection import Collection
 from lookalike.errors import NotIndexedError
 from lookalike.grouping.decisions import not_duplicate_pairs
-from lookalike.grouping.keep import choose_keep
+from lookalike.grouping.keep import DEFAULT_POLICY, Candidate, check_policy, choose_keep, describe
 from lookalike.grouping.linkage import Pair, link, pair
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import (
@@ -73,17 +73,40 @@ def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
     return CALIBRATED.get((encoder, pooling)) or CALIBRATED.get((encoder, None), GENERIC)
 
 
-def _members(col: Collection, ids: list[int], rows: dict[int, FileRow]) -> list[Member]:
-    info = [
-        (col.root / rows[i].path, rows[i].width, rows[i].height, rows[i].size, rows[i].format)
+def _members(
+    col: Collection,
+    ids: list[int],
+    rows: dict[int, FileRow],
+    sims: list[tuple[int, int, float]],
+    content: dict[int, float],
+    policy: str,
+) -> tuple[list[Member], str]:
+    """The group's members, the one to keep first, and why it is kept. Content shares
+    count only where every member has one (each was verified)."""
+    if not all(i in content for i in ids):
+        content = {}
+    connectivity = dict.fromkeys(ids, 0.0)
+    for a, b, s in sims:
+        connectivity[a] += s
+        connectivity[b] += s
+    cands = [
+        Candidate(
+            col.root / rows[i].path,
+            rows[i].width,
+            rows[i].height,
+            rows[i].size,
+            rows[i].format,
+            content.get(i, 1.0),
+            connectivity[i],
+        )
         for i in ids
     ]
-    keep = choose_keep(info)
+    keep, why = choose_keep(cands, policy)
     members = [
-        Member(i, p, w, h, s, f, k == keep)
-        for k, (i, (p, w, h, s, f)) in enumerate(zip(ids, info, strict=True))
+        Member(i, c.path, c.width, c.height, c.size, c.format, k == keep)
+        for k, (i, c) in enumerate(zip(ids, cands, strict=True))
     ]
-    return sorted(members, key=lambda m: (not m.keep, str(m.path)))
+    return sorted(members, key=lambda m: (not m.keep, str(m.path))), why
 
 
 def _pairs(ids: list[int]) -> list[Pair]:
@@ -113,12 +136,14 @@ def find_duplicates(
     verify: bool = True,
     verifier: Rules | None = None,
     workers: int | None = None,
+    keep: str = DEFAULT_POLICY,
 ) -> DuplicateReport:
     """Group a collection's images into exact, near-duplicate and look-alike tiers.
 
     With ``verify`` (the default), the near tier holds only pairs the pixel verifier
     calls one picture; ``threshold`` is then the cosine a pair needs to be a candidate.
-    Without it, the near tier is every pair above ``threshold`` (complete-linked)."""
+    Without it, the near tier is every pair above ``threshold`` (complete-linked).
+    ``keep`` is the policy that picks each group's image to keep (see ``grouping.keep``)."""
     table = col.vectors(model=model, pooling=pooling)
     encoder = table.encoder
     base = default_thresholds(encoder, table.pooling)
@@ -135,7 +160,11 @@ def find_duplicates(
     for i in table.ids.tolist():
         by_hash[rows[i].sha256 or f"id{i}"].append(i)
     exact = [sorted(g) for g in by_hash.values() if len(g) >= 2]
-    reps = np.array(sorted(g[0] for g in map(sorted, by_hash.values())), dtype=np.int64)
+    # the copy an exact group keeps stands for it in the other tiers
+    chosen = {g[0]: _members(col, g, rows, [], {}, keep)[0][0].id for g in exact}
+    reps = np.array(
+        sorted(chosen.get(g[0], g[0]) for g in map(sorted, by_hash.values())), dtype=np.int64
+    )
 
     if graph is None:
         graph = knn_graph(col, NEIGHBOURS, model=model, pooling=pooling, progress=progress)
@@ -146,6 +175,8 @@ def find_duplicates(
 
     verdicts: dict[Pair, Verdict] = {}
     unreadable: list[Skipped] = []
+    judge: Verifier | None = None
+    check_policy(keep)
     if verify:
         judge = Verifier(
             verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
@@ -172,12 +203,15 @@ def find_duplicates(
         if len(units) >= 2:
             similar_groups.append(g)
 
+    content = judge.content() if judge is not None else {}
     groups: list[Group] = []
     for tier, found in (("exact", exact), ("near", near_groups), ("similar", similar_groups)):
         for ids in found:
-            sims = [] if tier == "exact" else _pairwise(ids, by_id)
+            sims = _pairwise(ids, by_id)
             mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
-            groups.append(Group(len(groups) + 1, tier, _members(col, ids, rows), sims, mine))
+            members, why = _members(col, ids, rows, sims, content, keep)
+            sims = [] if tier == "exact" else sims
+            groups.append(Group(len(groups) + 1, tier, members, sims, mine, why))
     if progress:
         progress(Progress("group", 1, 1))
     return DuplicateReport(
@@ -189,6 +223,8 @@ def find_duplicates(
         groups=groups,
         verified=verify,
         unreadable=unreadable,
+        keep_rule=describe(keep),
+        keep_policy=keep,
     )
 
 

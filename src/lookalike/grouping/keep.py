@@ -1,23 +1,82 @@
-"""Which member of a group to keep: the stated rule, applied the same everywhere.
+"""Which member of a group to keep, by a stated policy, with the reason for each choice.
 
-Rule: the most pixels wins; on a tie, the larger file; then the better format (lossless
-PNG/TIFF/BMP, then HEIF/WebP, then JPEG, then GIF); then the sharper image (variance of
-the Laplacian of a 256-px grey copy).
+``original`` (the default) looks for the source picture the others were copied from:
+
+1. the most pixels of picture content (solid borders and letterbox bars do not count;
+   counts within 2% tie), so a downscaled or cropped copy never wins;
+2. among those, the best-connected member: the highest summed cosine similarity to the
+   others, since every copy derives from the original and so resembles it most;
+3. then camera EXIF data present, the earlier file time, the better format (lossless
+   PNG/TIFF/BMP, then HEIF/WebP, then JPEG, then GIF), the larger file, and the sharper
+   picture (variance of the Laplacian of a 256-px grey copy).
+
+Other policies: ``largest`` (pixels, then file size), ``newest`` and ``oldest`` (file
+time), and ``path:PATTERN`` (prefer members whose path matches the glob, e.g.
+``path:*/originals/*``; the original rule decides among them).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-KEEP_RULE = (
-    "keep the image with the most pixels; on a tie the larger file, then the better format "
-    "(PNG/TIFF/BMP > HEIF/WebP > JPEG > GIF), then the sharper one (variance of Laplacian)"
-)
+from lookalike.errors import InvalidOptionError
+
 FORMAT_RANK = {"PNG": 5, "TIFF": 5, "BMP": 4, "HEIF": 3, "WEBP": 3, "JPEG": 2, "MPO": 2, "GIF": 1}
+POLICIES = ("original", "largest", "newest", "oldest", "path:PATTERN")
+DEFAULT_POLICY = "original"
+#: Pixel counts within this share of the largest count as equal.
+PIXEL_TIE = 0.02
+
+KEEP_RULE = (
+    "keep the source picture: the most pixels of content (borders not counted), then the "
+    "member most similar to all others, then camera EXIF, the earlier file time, the "
+    "better format, the larger file, the sharper picture"
+)
+RULES = {
+    "original": KEEP_RULE,
+    "largest": "keep the image with the most pixels, then the larger file",
+    "newest": "keep the most recently modified file",
+    "oldest": "keep the earliest modified file",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the keep rule knows of one member."""
+
+    path: Path
+    width: int | None
+    height: int | None
+    size: int
+    format: str | None
+    content: float = 1.0  # share of the picture that is content, not solid border
+    connectivity: float = 0.0  # summed cosine similarity to the other members
+
+    @property
+    def pixels(self) -> float:
+        """Pixels of picture content."""
+        return (self.width or 0) * (self.height or 0) * self.content
+
+
+def describe(policy: str) -> str:
+    """The rule a policy applies, in words."""
+    check_policy(policy)
+    if policy.startswith("path:"):
+        return f"keep a file matching {policy[5:]!r}; among those, " + KEEP_RULE[5:]
+    return RULES[policy]
+
+
+def check_policy(policy: str) -> str:
+    """``policy`` if lookalike knows it (a typed error naming the choices otherwise)."""
+    if policy in RULES or (policy.startswith("path:") and len(policy) > 5):
+        return policy
+    raise InvalidOptionError(f"--keep must be one of {', '.join(POLICIES)}, not {policy!r}")
 
 
 def sharpness(path: Path) -> float:
@@ -36,18 +95,68 @@ def sharpness(path: Path) -> float:
     return float(lap.var())
 
 
-def keep_key(
-    width: int | None, height: int | None, size: int, fmt: str | None, sharp: float
-) -> tuple[int, int, int, float]:
-    """Sort key of the rule: larger is better."""
-    return ((width or 0) * (height or 0), size, FORMAT_RANK.get((fmt or "").upper(), 0), sharp)
+def has_camera_exif(path: Path) -> bool:
+    """Whether the file names the camera that took it (EXIF make or model)."""
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            return bool(exif.get(0x010F) or exif.get(0x0110))
+    except Exception:
+        return False
 
 
-def choose_keep(members: Sequence[tuple[Path, int | None, int | None, int, str | None]]) -> int:
-    """Index of the member to keep among (path, width, height, size, format) rows."""
-    keys = [keep_key(w, h, s, f, 0.0) for _, w, h, s, f in members]
-    best = max(keys[i][:3] for i in range(len(keys)))
-    tied = [i for i, k in enumerate(keys) if k[:3] == best]
-    if len(tied) == 1:
-        return tied[0]
-    return max(tied, key=lambda i: sharpness(members[i][0]))
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def _best(indices: list[int], key: object) -> list[int]:
+    """The indices whose ``key`` is the largest."""
+    values = {i: key(i) for i in indices}  # type: ignore[operator]
+    top = max(values.values())
+    return [i for i in indices if values[i] == top]
+
+
+def choose_keep(members: Sequence[Candidate], policy: str = DEFAULT_POLICY) -> tuple[int, str]:
+    """Index of the member to keep, and why (in words)."""
+    check_policy(policy)
+    ids = list(range(len(members)))
+    if policy == "newest":
+        return max(ids, key=lambda i: _mtime(members[i].path)), "the most recently modified"
+    if policy == "oldest":
+        return min(ids, key=lambda i: _mtime(members[i].path)), "the earliest modified"
+    if policy == "largest":
+        m = members
+        best = max(ids, key=lambda i: ((m[i].width or 0) * (m[i].height or 0), m[i].size))
+        return best, "the most pixels, then the larger file"
+    why = []
+    if policy.startswith("path:"):
+        pattern = policy[5:]
+        matching = [i for i in ids if fnmatch.fnmatch(str(members[i].path), pattern)]
+        if matching:
+            ids = matching
+            why.append(f"matches {pattern!r}")
+    return _original(members, ids, why)
+
+
+def _original(members: Sequence[Candidate], ids: list[int], why: list[str]) -> tuple[int, str]:
+    top = max(members[i].pixels for i in ids)
+    ids = [i for i in ids if members[i].pixels >= (1 - PIXEL_TIE) * top]
+    if len(ids) == 1:
+        return ids[0], ", ".join([*why, "the most pixels"])
+    why.append("as many pixels as any")
+    steps = (
+        ("the most similar to the others", lambda i: round(members[i].connectivity, 3)),
+        ("camera EXIF", lambda i: has_camera_exif(members[i].path)),
+        ("the earlier file time", lambda i: -_mtime(members[i].path)),
+        ("the better format", lambda i: FORMAT_RANK.get((members[i].format or "").upper(), 0)),
+        ("the larger file", lambda i: members[i].size),
+        ("the sharper picture", lambda i: sharpness(members[i].path)),
+    )
+    for words, key in steps:
+        ids = _best(ids, key)
+        if len(ids) == 1:
+            return ids[0], ", ".join([*why, words])
+    return ids[0], ", ".join([*why, "the first by path"])

@@ -46,6 +46,7 @@ class Group:
     similarities: list[tuple[int, int, float]] = field(default_factory=list)  # (id, id, cos)
     #: the pixel verifier's verdicts on pairs of this group, by (id, id)
     verdicts: dict[tuple[int, int], Verdict] = field(default_factory=dict)
+    keep_reason: str = ""  # why the kept member was chosen
 
     def verdict_with_keep(self, member: int) -> Verdict | None:
         """The verdict on ``member`` and the kept image, if one was made."""
@@ -73,6 +74,7 @@ class Group:
             "id": self.id,
             "tier": self.tier,
             "keep": str(self.keep.path),
+            "keep_reason": self.keep_reason,
             "members": [
                 {
                     "path": str(m.path),
@@ -105,6 +107,7 @@ class DuplicateReport:
     images: int
     groups: list[Group]
     keep_rule: str = KEEP_RULE
+    keep_policy: str = "original"
     verified: bool = False  # near pairs passed the pixel verifier
     unreadable: list[Skipped] = field(default_factory=list)  # not verifiable (gone, broken)
 
@@ -119,6 +122,7 @@ class DuplicateReport:
             "vector_set": self.vector_set,
             "thresholds": {"near": self.thresholds.near, "similar": self.thresholds.similar},
             "keep_rule": self.keep_rule,
+            "keep_policy": self.keep_policy,
             "images": self.images,
             "verified": self.verified,
             "unreadable": [s.to_dict() for s in self.unreadable],

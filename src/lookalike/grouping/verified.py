@@ -1,7 +1,9 @@
 """Near-duplicate groups from verified pairs: every candidate edge of the kNN graph gets
 the pixel verifier's verdict, groups grow along verified edges, and inside each group
-every pair must be verified too (complete linkage on the verdicts), so two copies of one
-picture never pull a look-alike in between them."""
+every pair is verified too: a member stays only if it is one picture with at least half
+of the others (average linkage on the verdicts). So a chain of look-alikes never forms a
+group, while two copies that cannot be aligned with each other (a mirrored copy and a
+rotated one) still stay with the original they both come from."""
 
 from __future__ import annotations
 
@@ -81,7 +83,8 @@ def verified_groups(
 
 
 def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:
-    """Split ``members`` so that inside each part every pair was verified the same."""
+    """Split ``members`` so that inside each part a member is one picture with at least
+    half of the others."""
     n = len(members)
     dist = np.ones((n, n))
     for a in range(n):
@@ -90,6 +93,6 @@ def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[in
                 dist[a, b] = dist[b, a] = 0.0
     if not dist[np.triu_indices(n, 1)].any():
         return [members]
-    labels = fcluster(linkage(dist[np.triu_indices(n, 1)], "complete"), 0.5, "distance")
+    labels = fcluster(linkage(dist[np.triu_indices(n, 1)], "average"), 0.5, "distance")
     parts = [[members[k] for k in np.flatnonzero(labels == lb)] for lb in np.unique(labels)]
     return [p for p in parts if len(p) >= 2]

@@ -397,6 +397,14 @@ class Verifier:
             if reason is not None:
                 self.failed[i] = reason
 
+    def content(self) -> dict[int, float]:
+        """Each fingerprinted image's share of picture content (solid borders trimmed)."""
+        return {
+            i: (fp.rgb.shape[0] * fp.rgb.shape[1]) / (fp.full.shape[0] * fp.full.shape[1])
+            for i, fp in self.prints.items()
+            if fp is not None
+        }
+
     def judge_many(
         self,
         pairs: list[tuple[tuple[int, int], float]],

@@ -57,8 +57,9 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
                 f"{html.escape(t.line1)}</div><div class='path'>{html.escape(str(t.path))}"
                 f"<br>{html.escape(t.line2)}</div>{why}</div>"
             )
+        kept = f"<div class='why'>kept: {html.escape(g.keep_reason)}</div>" if g.keep_reason else ""
         parts.append(
-            f"<h2>group {g.id} · {g.tier} · {len(g.members)} images</h2>"
+            f"<h2>group {g.id} · {g.tier} · {len(g.members)} images</h2>{kept}"
             f"<div class='grid'>{''.join(cards)}</div>"
         )
     page = (

@@ -51,6 +51,8 @@ def render() -> None:
         for g in groups[:50]:
             with st.container(border=True):
                 sims = g.similarity_to_keep()
+                if g.keep_reason:
+                    st.caption(f"Kept {g.keep.path.name}: {g.keep_reason}")
                 cols = st.columns(min(6, len(g.members)))
                 for i, m in enumerate(g.members[:6]):
                     label = "keep" if m.keep else f"cos {sims.get(m.id, float('nan')):.3f}"
