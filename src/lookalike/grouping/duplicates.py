@@ -80,15 +80,24 @@ def _members(
     sims: list[tuple[int, int, float]],
     content: dict[int, float],
     policy: str,
+    verdicts: dict[Pair, Verdict] | None = None,
 ) -> tuple[list[Member], str]:
     """The group's members, the one to keep first, and why it is kept. Content shares
     count only where every member has one (each was verified)."""
     if not all(i in content for i in ids):
         content = {}
     connectivity = dict.fromkeys(ids, 0.0)
-    for a, b, s in sims:
-        connectivity[a] += s
-        connectivity[b] += s
+    pairs = _pairs(ids)
+    verdicts = verdicts or {}
+    if pairs and all(p in verdicts for p in pairs):  # closeness on the pixels
+        for a, b in pairs:
+            d = verdicts[(a, b)].signals.difference
+            connectivity[a] -= d
+            connectivity[b] -= d
+    else:
+        for a, b, s in sims:
+            connectivity[a] += s
+            connectivity[b] += s
     cands = [
         Candidate(
             col.root / rows[i].path,
@@ -209,7 +218,7 @@ def find_duplicates(
         for ids in found:
             sims = _pairwise(ids, by_id)
             mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
-            members, why = _members(col, ids, rows, sims, content, keep)
+            members, why = _members(col, ids, rows, sims, content, keep, mine)
             sims = [] if tier == "exact" else sims
             groups.append(Group(len(groups) + 1, tier, members, sims, mine, why))
     if progress:

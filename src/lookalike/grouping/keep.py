@@ -4,8 +4,9 @@
 
 1. the most pixels of picture content (solid borders and letterbox bars do not count;
    counts within 2% tie), so a downscaled or cropped copy never wins;
-2. among those, the best-connected member: the highest summed cosine similarity to the
-   others, since every copy derives from the original and so resembles it most;
+2. among those, the best-connected member: the smallest summed pixel difference to the
+   others where the verifier compared them (else the highest summed cosine similarity),
+   since each copy is the original plus one change, and two copies differ by two;
 3. then camera EXIF data present, the earlier file time, the better format (lossless
    PNG/TIFF/BMP, then HEIF/WebP, then JPEG, then GIF), the larger file, and the sharper
    picture (variance of the Laplacian of a 256-px grey copy).
@@ -30,13 +31,15 @@ from lookalike.errors import InvalidOptionError
 FORMAT_RANK = {"PNG": 5, "TIFF": 5, "BMP": 4, "HEIF": 3, "WEBP": 3, "JPEG": 2, "MPO": 2, "GIF": 1}
 POLICIES = ("original", "largest", "newest", "oldest", "path:PATTERN")
 DEFAULT_POLICY = "original"
-#: Pixel counts within this share of the largest count as equal.
-PIXEL_TIE = 0.02
+#: Pixel counts within this share of the largest count as equal (re-encoded copies of
+#: small pictures trim a pixel row differently; a downscaled copy has half the pixels or
+#: fewer, a crop 85% at most of the picture's area).
+PIXEL_TIE = 0.1
 
 KEEP_RULE = (
-    "keep the source picture: the most pixels of content (borders not counted), then the "
-    "member most similar to all others, then camera EXIF, the earlier file time, the "
-    "better format, the larger file, the sharper picture"
+    "keep the source picture: the most pixels of content (borders not counted, 10% "
+    "tolerance), then the member closest to all others, then camera EXIF, the earlier file "
+    "time, the better format, the larger file, the sharper picture"
 )
 RULES = {
     "original": KEEP_RULE,
@@ -56,7 +59,7 @@ class Candidate:
     size: int
     format: str | None
     content: float = 1.0  # share of the picture that is content, not solid border
-    connectivity: float = 0.0  # summed cosine similarity to the other members
+    connectivity: float = 0.0  # closeness to the other members (higher is closer)
 
     @property
     def pixels(self) -> float:

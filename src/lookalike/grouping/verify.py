@@ -136,18 +136,18 @@ def _resize(a: NDArray[np.float32], shape: tuple[int, int]) -> NDArray[np.float3
 def _cells(
     x: NDArray[np.float32], mask: NDArray[np.bool_], grid: int = GRID
 ) -> NDArray[np.float32]:
-    """Mean of ``x`` (h, w[, c]) in each cell of a ``grid`` x ``grid`` grid, over ``mask``;
-    NaN for a cell the mask leaves empty."""
-    h, w = mask.shape
-    ys = np.linspace(0, h, grid + 1).astype(int)
-    xs = np.linspace(0, w, grid + 1).astype(int)
-    out = np.full((grid, grid, *x.shape[2:]), np.nan, np.float32)
-    for i in range(grid):
-        for j in range(grid):
-            m = mask[ys[i] : ys[i + 1], xs[j] : xs[j + 1]]
-            if m.sum() >= 1:
-                out[i, j] = x[ys[i] : ys[i + 1], xs[j] : xs[j + 1]][m].mean(axis=0)
-    return out
+    """Mean of ``x`` (h, w[, c]) in each cell of a ``grid`` x ``grid`` grid, over ``mask``
+    (area-weighted, by OpenCV's area resize); NaN for a cell the mask leaves empty."""
+    import cv2
+
+    m = mask.astype(np.float32)
+    xm = x * (m[..., None] if x.ndim == 3 else m)
+    num = cv2.resize(np.ascontiguousarray(xm), (grid, grid), interpolation=cv2.INTER_AREA)
+    den = cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA)
+    if x.ndim == 3:
+        den = den[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
 Measured = tuple[float, float, float, float, float]
@@ -260,17 +260,25 @@ def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     for crop, whole in ((b, a), (a, b)):
         fit = min(whole.shape[0] / crop.shape[0], whole.shape[1] / crop.shape[1])
         tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
-    best: tuple[float, Aligned] | None = None
+    best: tuple[float, Placed] | None = None
     for crop, whole, scale in tries:
         found = _fit_crop(crop, whole, scale)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
-    return best[1] if best else None
+    if best is None:
+        return None
+    region, scaled, overlap = best[1]
+    return _measure(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap
+
+
+Placed = tuple[NDArray[np.float32], NDArray[np.float32], float]  # region, crop, overlap
 
 
 def _fit_crop(
     crop: NDArray[np.float32], whole: NDArray[np.float32], scale: float
-) -> tuple[float, Aligned] | None:
+) -> tuple[float, Placed] | None:
+    """Where ``crop``, scaled by ``scale``, fits best inside ``whole``: the correlation
+    peak, the region of ``whole`` it covers, the scaled crop and the covered share."""
     import cv2
 
     hc, wc = crop.shape[:2]
@@ -284,8 +292,7 @@ def _fit_crop(
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
     if peak < 0.5:
         return None
-    got = _measure(whole[y : y + h, x : x + w], scaled, np.ones((h, w), bool))
-    return float(peak), (got, "slid", 0, (h * w) / (hw * ww))
+    return float(peak), (whole[y : y + h, x : x + w], scaled, (h * w) / (hw * ww))
 
 
 @dataclass(frozen=True)

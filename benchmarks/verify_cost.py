@@ -1,0 +1,51 @@
+"""What pixel verification costs: ``find_duplicates`` on an indexed folder with and without
+the verifier, side by side in one run, the kNN graph computed once and shared.
+
+    python benchmarks/verify_cost.py DIR [--runs 3] [--workers 2]
+
+Prints medians of each, their ratio, and how many candidate pairs were verified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from lookalike import Collection
+from lookalike.grouping import find_duplicates, knn_graph
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=None)
+    args = ap.parse_args()
+    with Collection.open(args.folder) as col:
+        col.index()
+        t = time.perf_counter()
+        graph = knn_graph(col, 10)
+        knn_s = time.perf_counter() - t
+        plain, verified = [], []
+        report = None
+        for _ in range(args.runs):  # alternate, so both see the same machine state
+            t = time.perf_counter()
+            find_duplicates(col, graph=graph, verify=False)
+            plain.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            report = find_duplicates(col, graph=graph, workers=args.workers)
+            verified.append(time.perf_counter() - t)
+    assert report is not None
+    pairs = sum(len(g.verdicts) for g in report.groups)
+    p, v = statistics.median(plain), statistics.median(verified)
+    print(f"{report.images:,} images; kNN graph (k=10) {knn_s:.1f} s, shared")
+    print(f"grouping, cosine only:       {p:7.2f} s (median of {args.runs})")
+    print(f"grouping, pixels verified:   {v:7.2f} s ({pairs:,} verdicts kept in groups)")
+    print(f"ratio verified / cosine-only: {v / p:.2f}x; with the kNN graph: "
+          f"{(v + knn_s) / (p + knn_s):.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
