@@ -142,3 +142,24 @@ def test_variants_of_the_test_images_are_copies(tmp_path: Path) -> None:
     original = scene("shapes", 2)
     for how in ("resized", "reencoded", "flipped"):
         assert _verdict(original, variant(original, how), tmp_path).same, how
+
+
+def _signals(difference: float, colour: float, tiny: bool = False):  # type: ignore[no-untyped-def]
+    from lookalike.grouping.verify import PairSignals
+
+    return PairSignals(0.9, difference, difference, difference, 0.0, colour, 0, 1.0, "direct", tiny)
+
+
+def test_fitted_limits_separate_what_can_be_separated() -> None:
+    from lookalike.grouping.verify_fit import fit_rule
+
+    rng = np.random.default_rng(0)
+    copies = [_signals(float(d), float(c)) for d, c in rng.uniform(0, 0.15, (200, 2))]
+    recoloured = [_signals(float(d), 1.5) for d in rng.uniform(0, 0.15, 50)]
+    other = [_signals(float(d), float(c)) for d, c in rng.uniform(0.5, 2.0, (200, 2))]
+    rule, fit = fit_rule(copies + recoloured + other, [1] * 200 + [0] * 250)
+    assert fit["precision"] == 1.0 and fit["recall"] == 1.0
+    assert rule.colour < 1.5 and rule.difference < 0.5
+    # a mislabelled pair makes the precision unreachable: the fit still keeps most copies
+    noisy, fit = fit_rule([*copies, _signals(0.01, 0.01)], [1] * 200 + [0])
+    assert fit["recall"] >= 0.9 and noisy.difference >= 0.15

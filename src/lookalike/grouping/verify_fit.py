@@ -53,8 +53,8 @@ def fit_rule(
                     # reaching the precision comes first, then recall; where no limits reach
                     # it (mislabelled pairs in the data), the best F-score weighted 4:1
                     # towards precision
-                    f = 17 * precision * recall / (16 * precision + recall)
-                    key = (1, tp) if precision >= min_precision else (0, f)
+                    score = 17 * precision * recall / (precision + 16 * recall)
+                    key = (1, tp) if precision >= min_precision else (0, score)
                     if best is None or key > best[0]:
                         best = (key, Rule(float(d), float(loc), float(f), float(c)), tp, fp)
     if best is None:
