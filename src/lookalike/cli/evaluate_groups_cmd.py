@@ -92,6 +92,9 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="hard: write the fitted verifier rules here.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        verify: Annotated[
+            bool, typer.Option(help="sample: verify pairs on the pixels (--no-verify: cosine).")
+        ] = True,
     ) -> None:
         """Make a near-duplicate set and score grouping on it."""
         if which == "hard":
@@ -107,7 +110,7 @@ def register(app: typer.Typer) -> None:
                 report = col.index(model=model, pooling=pooling, progress=tick)
             rows = sweep_thresholds(
                 col, truth, [float(x) for x in thresholds.split(",")], model=model,
-                pooling=report.pooling,
+                pooling=report.pooling, verify=verify,
             )  # fmt: skip
         if as_json:
             print(json.dumps([r.to_dict() for r in rows], indent=2))

@@ -120,6 +120,7 @@ def sweep_thresholds(
     *,
     model: str | None = None,
     pooling: str | None = None,
+    verify: bool = True,
 ) -> list[ThresholdScore]:
     """Group ``col`` at each near threshold (look-alikes at the same value) and score the
     exact and near tiers against ``truth``. Byte-identical copies count as near too, as a
@@ -128,7 +129,13 @@ def sweep_thresholds(
     rows = []
     for t in thresholds:
         found = find_duplicates(
-            col, threshold=t, similar_threshold=t, model=model, pooling=pooling, graph=graph
+            col,
+            threshold=t,
+            similar_threshold=t,
+            model=model,
+            pooling=pooling,
+            graph=graph,
+            verify=verify,
         )
         exact = [[_rel(m.path, col.root) for m in g.members] for g in found.tier("exact")]
         copies = {p: grp for grp in exact for p in grp}

@@ -151,7 +151,7 @@ def _original(members: Sequence[Candidate], ids: list[int], why: list[str]) -> t
         return ids[0], ", ".join([*why, "the most pixels"])
     why.append("as many pixels as any")
     steps = (
-        ("the most similar to the others", lambda i: round(members[i].connectivity, 3)),
+        ("the closest to the others", lambda i: round(members[i].connectivity, 3)),
         ("camera EXIF", lambda i: has_camera_exif(members[i].path)),
         ("the earlier file time", lambda i: -_mtime(members[i].path)),
         ("the better format", lambda i: FORMAT_RANK.get((members[i].format or "").upper(), 0)),
