@@ -172,13 +172,26 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     spread = float(np.nanmean(cells > 0.3))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
+    # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
+    # differently: the shift common to all cells (weighted median) is taken out first.
     ma, mb = _cells(a, mask), _cells(b, mask)
     sa, sb = ma.sum(axis=-1, keepdims=True), mb.sum(axis=-1, keepdims=True)
-    chroma = np.abs(ma / np.maximum(sa, 60.0) - mb / np.maximum(sb, 60.0)).sum(axis=-1)
-    weight = np.minimum(sa, sb)[..., 0]
-    ok = np.isfinite(chroma) & np.isfinite(weight)
-    colour = float((chroma[ok] * weight[ok]).sum() / max(float(weight[ok].sum()), 1e-6)) * 10
+    shift = (ma / np.maximum(sa, 60.0) - mb / np.maximum(sb, 60.0)).reshape(-1, 3)
+    weight = np.minimum(sa, sb).reshape(-1)
+    ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
+    shift, weight = shift[ok], weight[ok]
+    if not len(weight) or weight.sum() <= 0:
+        return difference, local, fine, spread, 0.0
+    common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
+    residual = np.abs(shift - common).sum(axis=1)
+    colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
     return difference, local, fine, spread, colour
+
+
+def _weighted_median(values: NDArray[np.float32], weights: NDArray[np.float32]) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
 def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.float64] | None, int]:
