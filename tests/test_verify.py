@@ -147,7 +147,7 @@ def test_variants_of_the_test_images_are_copies(tmp_path: Path) -> None:
 def _signals(difference: float, colour: float, tiny: bool = False):  # type: ignore[no-untyped-def]
     from lookalike.grouping.verify import PairSignals
 
-    return PairSignals(0.9, difference, difference, difference, 0.0, colour, 0, 1.0, "direct", tiny)
+    return PairSignals(0.9, difference, difference, difference, colour, 0, 1.0, "direct", tiny)
 
 
 def test_fitted_limits_separate_what_can_be_separated() -> None:

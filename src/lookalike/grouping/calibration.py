@@ -16,7 +16,7 @@ from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.datasets.duplicate_set import SPLITS, DuplicateSet
 from lookalike.grouping.duplicates import default_thresholds, find_duplicates
-from lookalike.grouping.evaluate import PairScores, pairs_of
+from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of, rel_path
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verified import candidate_pairs
@@ -75,21 +75,6 @@ class TierScores:
         }
 
 
-def near_groups(report: DuplicateReport) -> list[list[str]]:
-    """The near tier as a user sees it: each near group joined with the exact copies of
-    its members, plus the exact groups; paths relative to the report's root."""
-    root = Path(report.root)
-    exact = [[_rel(m.path, root) for m in g.members] for g in report.tier("exact")]
-    copies = {p: grp for grp in exact for p in grp}
-    out = []
-    for g in report.tier("near"):
-        members = {_rel(m.path, root) for m in g.members}
-        for p in list(members):
-            members |= set(copies.get(p, []))
-        out.append(sorted(members))
-    return out + exact
-
-
 def score_near_tier(report: DuplicateReport, truth: DuplicateSet) -> TierScores:
     """Score ``report`` (grouping of one half of the set) against that half's truth."""
     predicted = near_groups(report)
@@ -138,24 +123,17 @@ def _keep_scores(
     kept = groups = 0
     copies: dict[str, int] = defaultdict(int)
     for g in report.tier("near"):
-        paths = [_rel(m.path, root) for m in g.members]
+        paths = [rel_path(m.path, root) for m in g.members]
         origins = {original_of.get(p) for p in paths}
         if len(origins) != 1 or None in origins or next(iter(origins)) not in paths:
             continue
         groups += 1
-        keep = _rel(g.keep.path, root)
+        keep = rel_path(g.keep.path, root)
         if keep == next(iter(origins)):
             kept += 1
         else:
             copies[alteration.get(keep, "?")] += 1
     return kept, groups, copies
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @dataclass(frozen=True)

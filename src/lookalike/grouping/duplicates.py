@@ -143,7 +143,7 @@ def find_duplicates(
     graph: KnnGraph | None = None,
     progress: Callable[[Progress], None] | None = None,
     verify: bool = True,
-    verifier: Rules | None = None,
+    verifier: Rules | Verifier | None = None,
     workers: int | None = None,
     keep: str = DEFAULT_POLICY,
 ) -> DuplicateReport:
@@ -152,7 +152,10 @@ def find_duplicates(
     With ``verify`` (the default), the near tier holds only pairs the pixel verifier
     calls one picture; ``threshold`` is then the cosine a pair needs to be a candidate.
     Without it, the near tier is every pair above ``threshold`` (complete-linked).
-    ``keep`` is the policy that picks each group's image to keep (see ``grouping.keep``)."""
+    ``keep`` is the policy that picks each group's image to keep (see ``grouping.keep``).
+    ``verifier`` is the rules to verify with (the shipped ones by default) or a
+    :class:`Verifier` already used on this collection, whose verdicts are reused."""
+    check_policy(keep)
     table = col.vectors(model=model, pooling=pooling)
     encoder = table.encoder
     base = default_thresholds(encoder, table.pooling)
@@ -169,8 +172,10 @@ def find_duplicates(
     for i in table.ids.tolist():
         by_hash[rows[i].sha256 or f"id{i}"].append(i)
     exact = [sorted(g) for g in by_hash.values() if len(g) >= 2]
-    # the copy an exact group keeps stands for it in the other tiers
-    chosen = {g[0]: _members(col, g, rows, [], {}, keep)[0][0].id for g in exact}
+    # byte-identical members need no similarities; the copy an exact group keeps stands
+    # for it in the other tiers
+    exact_members = [_members(col, g, rows, [], {}, keep) for g in exact]
+    chosen = {g[0]: members[0].id for g, (members, _) in zip(exact, exact_members, strict=True)}
     reps = np.array(
         sorted(chosen.get(g[0], g[0]) for g in map(sorted, by_hash.values())), dtype=np.int64
     )
@@ -185,11 +190,13 @@ def find_duplicates(
     verdicts: dict[Pair, Verdict] = {}
     unreadable: list[Skipped] = []
     judge: Verifier | None = None
-    check_policy(keep)
     if verify:
-        judge = Verifier(
-            verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
-        )
+        if isinstance(verifier, Verifier):
+            judge = verifier
+        else:
+            judge = Verifier(
+                verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
+            )
         candidates = candidate_pairs(graph, near, nodes=set(reps.tolist()), blocked=blocked)
 
         def cosine(a: int, b: int) -> float:
@@ -212,14 +219,16 @@ def find_duplicates(
         if len(units) >= 2:
             similar_groups.append(g)
 
+    groups = [
+        Group(k + 1, "exact", members, [], {}, why)
+        for k, (members, why) in enumerate(exact_members)
+    ]
     content = judge.content() if judge is not None else {}
-    groups: list[Group] = []
-    for tier, found in (("exact", exact), ("near", near_groups), ("similar", similar_groups)):
+    for tier, found in (("near", near_groups), ("similar", similar_groups)):
         for ids in found:
             sims = _pairwise(ids, by_id)
             mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
             members, why = _members(col, ids, rows, sims, content, keep, mine)
-            sims = [] if tier == "exact" else sims
             groups.append(Group(len(groups) + 1, tier, members, sims, mine, why))
     if progress:
         progress(Progress("group", 1, 1))

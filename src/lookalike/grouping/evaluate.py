@@ -14,6 +14,9 @@ from lookalike.collection import Collection
 from lookalike.datasets import SAMPLE_PHOTOS, TRANSFORMS, sample_photo
 from lookalike.grouping.duplicates import find_duplicates
 from lookalike.grouping.neighbours import knn_graph
+from lookalike.grouping.reports import DuplicateReport
+from lookalike.grouping.verify import Verifier
+from lookalike.grouping.verify_fit import load_rules
 from lookalike.store import write_bytes_atomic
 
 
@@ -124,8 +127,10 @@ def sweep_thresholds(
 ) -> list[ThresholdScore]:
     """Group ``col`` at each near threshold (look-alikes at the same value) and score the
     exact and near tiers against ``truth``. Byte-identical copies count as near too, as a
-    user sees them. The kNN graph is computed once for the whole sweep."""
+    user sees them. The kNN graph, and each pair's verdict, are made once for the sweep."""
     graph = knn_graph(col, 10, model=model, pooling=pooling)
+    rows_of = col.files()
+    judge = Verifier(load_rules(), lambda i: col.root / rows_of[i].path) if verify else None
     rows = []
     for t in thresholds:
         found = find_duplicates(
@@ -136,21 +141,31 @@ def sweep_thresholds(
             pooling=pooling,
             graph=graph,
             verify=verify,
+            verifier=judge,
         )
-        exact = [[_rel(m.path, col.root) for m in g.members] for g in found.tier("exact")]
-        copies = {p: grp for grp in exact for p in grp}
-        near = []
-        for g in found.tier("near"):
-            members = {_rel(m.path, col.root) for m in g.members}
-            for p in list(members):
-                members |= set(copies.get(p, []))
-            near.append(sorted(members))
+        exact = [[rel_path(m.path, col.root) for m in g.members] for g in found.tier("exact")]
         rows.append(ThresholdScore(t, "exact", pair_scores(exact, truth.exact)))
-        rows.append(ThresholdScore(t, "near", pair_scores(near + exact, truth.near)))
+        rows.append(ThresholdScore(t, "near", pair_scores(near_groups(found), truth.near)))
     return rows
 
 
-def _rel(path: Path, root: Path) -> str:
+def near_groups(report: DuplicateReport) -> list[list[str]]:
+    """The near tier as a user sees it: each near group joined with the exact copies of
+    its members, plus the exact groups; paths relative to the report's root."""
+    root = Path(report.root)
+    exact = [[rel_path(m.path, root) for m in g.members] for g in report.tier("exact")]
+    copies = {p: grp for grp in exact for p in grp}
+    out = []
+    for g in report.tier("near"):
+        members = {rel_path(m.path, root) for m in g.members}
+        for p in list(members):
+            members |= set(copies.get(p, []))
+        out.append(sorted(members))
+    return out + exact
+
+
+def rel_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in the catalogue's spelling (as it is if outside)."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

@@ -19,9 +19,10 @@ time), and ``path:PATTERN`` (prefer members whose path matches the glob, e.g.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -115,9 +116,9 @@ def _mtime(path: Path) -> float:
         return float("inf")
 
 
-def _best(indices: list[int], key: object) -> list[int]:
+def _best(indices: list[int], key: Callable[[int], Any]) -> list[int]:
     """The indices whose ``key`` is the largest."""
-    values = {i: key(i) for i in indices}  # type: ignore[operator]
+    values = {i: key(i) for i in indices}
     top = max(values.values())
     return [i for i in indices if values[i] == top]
 

@@ -73,11 +73,10 @@ def verified_groups(
         if len(members) == 2 or len(members) > MAX_ALL_PAIRS:
             groups.append(members)
             continue
-        for a_i, a in enumerate(members):  # every pair inside must be one picture
-            for b in members[a_i + 1 :]:
-                key = pair(a, b)
-                if key not in verdicts:
-                    verdicts[key] = verifier.judge(key[0], key[1], cosine_of(*key))
+        inner = [pair(a, b) for k, a in enumerate(members) for b in members[k + 1 :]]
+        todo = [(p, cosine_of(*p)) for p in inner if p not in verdicts]
+        judged = verifier.judge_many(todo)
+        verdicts.update({p: v for (p, _), v in zip(todo, judged, strict=True)})
         groups.extend(_complete(members, verdicts))
     return sorted(groups, key=lambda g: (-len(g), g[0])), verdicts
 

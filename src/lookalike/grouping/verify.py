@@ -2,16 +2,16 @@
 one picture pass, different pictures that look alike fail.
 
 Each image gets a fingerprint once: a thumbnail with solid borders trimmed. A pair is
-aligned directly (same framing, or mirrored) or, when that fails, by ORB features and a
-RANSAC similarity transform (OpenCV), so crops, rotations and letterboxing line up. On
-the aligned overlap it measures:
+aligned directly (same framing, or mirrored), as a crop by template matching, or by ORB
+features and a RANSAC similarity transform (OpenCV), so crops, rotations and
+letterboxing line up. On the aligned overlap it measures:
 
 * ``difference``: mean absolute difference of the grey levels, each picture normalised
   to zero mean and unit spread (so brightness and contrast changes cost nothing);
-* ``local``: the largest such difference in one cell of a 6 x 6 grid (an object pasted
-  in, a changed caption);
-* ``colour``: the mean difference of chromaticity (colour with brightness divided out)
-  over the grid's cells (a recolouring);
+* ``local`` and ``fine``: the largest such difference in one cell of a 6 x 6 and of a
+  12 x 12 grid (an object pasted in, a changed caption);
+* ``colour``: the chromaticity difference (colour with brightness divided out) of the
+  cells, once the shift common to all cells is taken out (a recolouring, not a grade);
 * ``inliers`` and ``overlap`` of the alignment.
 
 Limits on these signals (one set for pictures of ordinary size, one for tiny pictures),
@@ -80,7 +80,6 @@ class PairSignals:
     difference: float
     local: float
     fine: float  # the same on a grid twice as fine (a changed digit, a small object)
-    spread: float  # share of grid cells that differ (> 0.3)
     colour: float
     inliers: int
     overlap: float
@@ -90,7 +89,7 @@ class PairSignals:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, rounded for reading."""
         d = asdict(self)
-        for k in ("cosine", "difference", "local", "fine", "spread", "colour", "overlap"):
+        for k in ("cosine", "difference", "local", "fine", "colour", "overlap"):
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -150,12 +149,12 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
-Measured = tuple[float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 1.0)
+Measured = tuple[float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0)
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, spread, colour) of two aligned pictures over ``mask``."""
+    """(difference, local, fine, colour) of two aligned pictures over ``mask``."""
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = _grey(a), _grey(b)
@@ -169,7 +168,6 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     cells = _cells(diff, mask)
     local = float(np.nanmax(cells))
     fine = float(np.nanmax(_cells(diff, mask, 2 * GRID))) if min(mask.shape) >= 24 else local
-    spread = float(np.nanmean(cells > 0.3))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
@@ -181,11 +179,11 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, spread, 0.0
+        return difference, local, fine, 0.0
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, spread, colour
+    return difference, local, fine, colour
 
 
 def _weighted_median(values: NDArray[np.float32], weights: NDArray[np.float32]) -> float:
@@ -249,8 +247,8 @@ def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
                 best = (got, "features", inliers, float(cover.mean()))
     if best is None:
         return PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", tiny)
-    (d, loc, fine, spread, col), name, inliers, overlap = best
-    return PairSignals(cosine, d, loc, fine, spread, col, inliers, overlap, name, tiny)
+    (d, loc, fine, col), name, inliers, overlap = best
+    return PairSignals(cosine, d, loc, fine, col, inliers, overlap, name, tiny)
 
 
 Aligned = tuple[Measured, str, int, float]
@@ -381,21 +379,23 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
 
 
 class Verifier:
-    """Fingerprints images once and judges pairs with the rules; unreadable images are
+    """Fingerprints images once and judges each pair once with the rules (a verifier
+    shared by several groupings of one collection reuses both); unreadable images are
     reported (``failed``) and never called duplicates."""
 
     def __init__(
         self,
-        model: Rules,
+        rules: Rules,
         path_of: Callable[[int], Path],
         *,
         workers: int | None = None,
     ) -> None:
-        self.model = model
+        self.rules = rules
         self.path_of = path_of
         self.workers = default_workers() if workers is None else workers
         self.prints: dict[int, Fingerprint | None] = {}
         self.failed: dict[int, str] = {}
+        self._verdicts: dict[tuple[int, int], Verdict] = {}
 
     def prepare(self, ids: Iterable[int]) -> None:
         """Fingerprint these images (in parallel threads; decoding releases the GIL)."""
@@ -451,11 +451,16 @@ class Verifier:
         return out
 
     def judge(self, a: int, b: int, cosine: float) -> Verdict:
-        """The verdict on one pair (both must have been prepared)."""
+        """The verdict on one pair (both must have been prepared), made once."""
+        known = self._verdicts.get((a, b))
+        if known is not None:
+            return known
         fa, fb = self.prints.get(a), self.prints.get(b)
         if fa is None or fb is None:
             bad = a if fa is None else b
             signals = PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", False)
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
-        return judge_pair(self.model, compare(fa, fb, cosine))
+        verdict = judge_pair(self.rules, compare(fa, fb, cosine))
+        self._verdicts[(a, b)] = verdict
+        return verdict
