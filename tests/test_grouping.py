@@ -161,12 +161,22 @@ def test_against_reference(indexed: Path, tmp_path: Path) -> None:
 def test_clusters(indexed: Path) -> None:
     with Collection.open(indexed) as col:
         fixed = find_clusters(col, k=4)
-        auto = find_clusters(col)
+        auto = find_clusters(col, algo="kmeans")
+        graph = find_clusters(col)
         dense = find_clusters(col, algo="hdbscan", min_cluster_size=2)
     assert fixed.k == 4 and len(fixed.clusters) == 4
     assert sum(len(c.members) for c in fixed.clusters) == 25
     assert all(c.medoid in c.members for c in fixed.clusters)
-    assert 2 <= auto.k <= 5 and "silhouette" in auto.criterion
+    assert 2 <= auto.k <= 8 and "modularity" in auto.criterion
+    assert auto.runners_up and all(k != auto.k for k, _ in auto.runners_up)
+    assert graph.algo == "graph" and sum(len(c.members) for c in graph.clusters) == 25
+    sizes = [len(c.members) for c in fixed.clusters]
+    assert sizes == sorted(sizes, reverse=True) and [c.label for c in fixed.clusters] == [
+        0,
+        1,
+        2,
+        3,
+    ]
     assert sum(len(c.members) for c in dense.clusters) == 25
 
 

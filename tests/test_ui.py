@@ -233,3 +233,29 @@ def test_train_page_lists_runs(monkeypatch: pytest.MonkeyPatch, photos: Path) ->
     assert not at.exception
     assert any("**tiny** · model1 · 64px" in m.value for m in at.markdown)
     assert any("stopped" in m.value for m in at.markdown)
+
+
+def _groups_script() -> None:
+    from lookalike.ui import groups_page
+
+    groups_page.render()
+
+
+def test_groups_page_shows_clusters_with_sizes(
+    monkeypatch: pytest.MonkeyPatch, indexed: Path
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(ROOTS_ENV, json.dumps([str(indexed)]))
+    at = AppTest.from_function(_groups_script, default_timeout=120).run()
+    at.radio(key="groups-mode").set_value("clusters").run()
+    at.selectbox(key="groups-algo").set_value("kmeans").run()
+    at.number_input(key="groups-k").set_value(3).run()
+    assert not at.exception
+    assert any("3 clusters" in c.value and "k = 3 given" in c.value for c in at.caption)
+    headers = [h.value for h in at.subheader]
+    assert len(headers) == 3 and all(h.startswith("cluster ") for h in headers)
+    with Collection.open(indexed) as col:
+        images = len(col.vectors())
+    assert sum(int(h.split("· ")[1].split()[0]) for h in headers) == images
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the size chart

@@ -129,13 +129,16 @@ class Collection:
         index: str | None = None,
         index_options: dict[str, Any] | None = None,
         also: Sequence[Encoder] = (),
+        make_default: bool = True,
     ) -> IndexReport:
         """Embed new and changed images, drop deleted ones, and report what happened.
 
         ``model`` is anything ``--model`` takes (a registered name, a training run, a
         checkpoint). ``also`` names more encoders filled in the same pass: each image is
         decoded once, and poolings of one network share its forward pass. The report is
-        the first encoder's; it stays the collection's default set.
+        the first encoder's, and its set becomes the collection's default: the one plain
+        ``search``, ``group`` and ``info`` use. Evaluation passes ``make_default=False``, so
+        that measuring other encoders never changes what everyday commands use.
 
         Runs again cheaply: only what changed on disk is decoded. A run killed at any
         moment resumes from the last vectors written (every ``flush_images`` images or
@@ -147,7 +150,9 @@ class Collection:
             opts: dict[str, Any] = {"pooling": pooling} if pooling else {}
             encoder = resolve_encoder(model, self.db, **opts)
         members = [encoder, *(e for e in also if e.key != encoder.key)]
-        run = RunSettings(batch_size, workers, flush_images, flush_seconds, progress, should_stop)
+        run = RunSettings(
+            batch_size, workers, flush_images, flush_seconds, progress, should_stop, make_default
+        )
         try:
             with writer_lock(self.db, str(self.root)):
                 catalog = self._open_catalog(create=True)

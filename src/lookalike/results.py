@@ -165,6 +165,8 @@ class VectorSetInfo:
     index_kind: str = "auto"
     index_options: dict[str, Any] = field(default_factory=dict)
     index_stats: IndexStats | None = None
+    #: The set plain ``search``, ``group`` and ``info`` use (the last ``index`` run's).
+    default: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (``index_stats`` empty where the index was never measured)."""

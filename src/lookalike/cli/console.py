@@ -41,6 +41,8 @@ _PHASES = {
     "neighbours": "Neighbours",
     "group": "Grouping",
     "verify": "Verifying",
+    "choosing k": "Choosing k",
+    "clusters": "Clustering",
 }
 
 

@@ -78,11 +78,15 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
 
 
 def print_clusters(report: ClusterReport, limit: int) -> None:
-    """Cluster sizes and medoids."""
+    """Cluster sizes and medoids, the rule that made them, and other k to try."""
     sil = f", silhouette {report.silhouette:.3f}" if report.silhouette is not None else ""
-    out.print(
-        f"[bold]{len(report.clusters)} clusters[/] ({report.criterion}{sil})", highlight=False
-    )
+    outliers = sum(len(c.members) for c in report.clusters if c.label == -1)
+    extra = f" and {outliers:,} outliers" if outliers else ""
+    out.print(f"[bold]{report.k} clusters[/]{extra} · {report.vector_set}", highlight=False)
+    out.print(f"[dim]{report.algo}: {report.criterion}{sil}[/]", highlight=False)
+    if report.runners_up:
+        others = ", ".join(f"k = {k} ({s:.3f})" for k, s in report.runners_up)
+        out.print(f"[dim]next best by modularity: {others}; pick one with --k[/]", highlight=False)
     table = Table()
     for name in ("cluster", "images", "medoid"):
         table.add_column(name, justify="right" if name != "medoid" else "left")
@@ -162,7 +166,17 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option(help="Look-alike cosine similarity (0..1).")
         ] = None,
         k: Annotated[int | None, typer.Option("--k", help="Clusters: k for k-means.")] = None,
-        algo: Annotated[str, typer.Option(help="Clusters: kmeans or hdbscan.")] = "kmeans",
+        algo: Annotated[
+            str,
+            typer.Option(
+                help="Clusters: auto (kmeans when --k is given, else graph), kmeans, graph, "
+                "hdbscan."
+            ),
+        ] = "auto",
+        min_cluster_size: Annotated[
+            int | None, typer.Option(help="Clusters, hdbscan: smallest cluster (default 0.5%).")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Clusters: random seed.")] = 0,
         against: Annotated[
             Path | None, typer.Option(help="Look up FOLDER's images in this reference.")
         ] = None,
@@ -210,7 +224,17 @@ def register(app: typer.Typer) -> None:
                     print_reference(found, col.root, against)
                 return
             if mode == "clusters":
-                creport = find_clusters(col, k=k, algo=algo, model=model, pooling=pooling)
+                with index_progress(enabled=not as_json) as tick:
+                    creport = find_clusters(
+                        col,
+                        k=k,
+                        algo=algo,
+                        min_cluster_size=min_cluster_size,
+                        model=model,
+                        pooling=pooling,
+                        seed=seed,
+                        progress=tick,
+                    )
                 if as_json:
                     print(json.dumps(creport.to_dict(), indent=2))
                 else:

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
             if s.index_kind == "auto" and st:
                 kind = f"{kind} (auto)"
             table.add_row(
-                s.encoder,
+                s.encoder + (" (default)" if s.default else ""),
                 s.pooling or "-",
                 str(s.image_size),
                 str(s.dim),

@@ -11,6 +11,7 @@ import typer
 from lookalike.cli import (
     decide_cmd,
     demo_cmd,
+    evaluate_clusters_cmd,
     evaluate_cmd,
     evaluate_groups_cmd,
     group_cmd,
@@ -38,6 +39,7 @@ for module in (
     train_cmd,
     evaluate_cmd,
     evaluate_groups_cmd,
+    evaluate_clusters_cmd,
     info_cmd,
     ui_cmd,
     demo_cmd,

@@ -82,6 +82,9 @@ class RunSettings:
     flush_seconds: float = FLUSH_SECONDS
     progress: ProgressCallback | None = None
     should_stop: Callable[[], bool] | None = None
+    #: Make the first encoder's set the collection's default (``index``, the UI's Search
+    #: page); evaluation fills sets without changing what everyday commands use.
+    make_default: bool = True
 
 
 def run_index(
@@ -97,7 +100,8 @@ def run_index(
 ) -> IndexReport:
     """Embed new and changed images into the sets of ``members`` (one decode per image,
     one forward pass where encoders share a network), drop deleted ones, sync the search
-    indexes. The first member's set is reported and becomes the collection's default."""
+    indexes. The first member's set is reported and, unless ``settings.make_default`` is off,
+    becomes the collection's default."""
     t0 = time.perf_counter()
     progress = settings.progress
     entries = list(walk_files(root, exclude=(db,)))
@@ -140,7 +144,9 @@ def run_index(
     for v in vsets[1:]:
         catalog.touch(v.id)
         indexes.update(catalog, _fresh(catalog, v), index_kind, index_options)
-    catalog.touch(vsets[0].id)  # the set indexed last is the one searched by default
+    catalog.touch(vsets[0].id)
+    if settings.make_default:
+        catalog.set_default_set(vsets[0].key)
     stats = indexes.update(catalog, _fresh(catalog, vsets[0]), index_kind, index_options, progress)
     skipped = [Skipped(p, r) for p, r in catalog.skipped()]
     if not catalog.counts().get("ok"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lookalike.config import DEFAULT_METRIC
+from lookalike.config import DEFAULT_ENCODER, DEFAULT_METRIC, DEFAULT_POOLING
 from lookalike.encoders.resolve import resolve_spec
 from lookalike.errors import NotIndexedError
 from lookalike.results import CollectionInfo, IndexStats, Skipped, VectorSetInfo
@@ -20,7 +20,9 @@ def select_set(
     pooling: str | None = None,
     key: str | None = None,
 ) -> VectorSetRow:
-    """The first non-empty set (most recently indexed first) that matches every filter.
+    """The set a call means: among the non-empty sets that match every filter, the
+    collection's default (the set of the last ``index`` run), else the default encoder's,
+    else the most recently written.
 
     ``model`` is resolved like everywhere else (a registered name, a run, a checkpoint);
     a trained model also matches on its checkpoint, so two runs never share a set.
@@ -44,6 +46,13 @@ def select_set(
             f"{root} has no vectors{' for ' + what if what else ''}; "
             f"run: lookalike index {root}{hint}"
         )
+    chosen = catalog.default_set_key()
+    for s in sets:
+        if s.key == chosen:
+            return s
+    for s in sets:
+        if s.encoder == DEFAULT_ENCODER and s.pooling in (DEFAULT_POOLING, None):
+            return s
     return sets[0]
 
 
@@ -51,6 +60,9 @@ def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
     """What is indexed, with which encoders and search indexes, and what was skipped."""
     counts = catalog.counts()
     sets = []
+    default = (
+        select_set(catalog, root, db).key if any(s.count for s in catalog.vector_sets()) else None
+    )
     for s in catalog.vector_sets():
         kind, options, stats = catalog.index_config(s.id) or ("auto", {}, {})
         sets.append(
@@ -65,6 +77,7 @@ def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
                 kind,
                 options,
                 IndexStats.from_dict(stats.get(DEFAULT_METRIC, {})),
+                s.key == default,
             )
         )
     return CollectionInfo(

@@ -122,7 +122,7 @@ def run_grid(
         for encoder in encoders:
             same_input.setdefault(encoder.preprocess, []).append(encoder)
         for group in same_input.values():
-            col.index(group[0], also=group[1:], progress=progress)
+            col.index(group[0], also=group[1:], progress=progress, make_default=False)
         for encoder in encoders:
             scheduler = str(getattr(encoder, "training", {}).get("scheduler") or "-")
             table = col.vectors(key=encoder.key)

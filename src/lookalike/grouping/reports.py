@@ -162,13 +162,20 @@ class ClusterReport:
     criterion: str
     clusters: list[Cluster]
     silhouette: float | None = None
+    #: Automatic k: the next best k with their modularity, for a user who wants another.
+    runners_up: list[tuple[int, float]] = field(default_factory=list)
+    #: Automatic k: every k tried with its modularity, best first.
+    k_scores: list[tuple[int, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` and the API."""
         return {
+            "vector_set": self.vector_set,
+            "algo": self.algo,
             "k": self.k,
             "criterion": self.criterion,
             "silhouette": self.silhouette,
+            "runners_up": [{"k": k, "modularity": s} for k, s in self.runners_up],
             "clusters": [
                 {
                     "label": c.label,

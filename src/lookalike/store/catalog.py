@@ -254,6 +254,20 @@ class Catalog:
             for i, k, e, v, p, s, d, o, u, n in cur
         ]
 
+    def default_set_key(self) -> str | None:
+        """The key of the set the user last indexed (``set_default_set``), if any."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='default_set'").fetchone()
+        return str(row[0]) if row else None
+
+    def set_default_set(self, key: str) -> None:
+        """Record the set that plain ``search``, ``group`` and ``info`` use."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('default_set', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (key,),
+            )
+
     def touch(self, set_id: int) -> None:
         """Mark a vector set as the most recently used."""
         with self._transaction() as db:

@@ -27,9 +27,29 @@ def render() -> None:
         return
     try:
         if mode == "clusters":
-            k = st.sidebar.number_input("k (0 = automatic)", 0, 500, 0, key="groups-k")
-            report = find_clusters(col, k=int(k) or None)
-            st.caption(f"{len(report.clusters)} clusters · {report.criterion}")
+            algo = st.sidebar.selectbox(
+                "Algorithm", ["auto", "kmeans", "graph", "hdbscan"], key="groups-algo"
+            )
+            k = 0
+            if algo in ("auto", "kmeans"):
+                k = st.sidebar.number_input("k (0 = automatic)", 0, 500, 0, key="groups-k")
+            report = find_clusters(col, k=int(k) or None, algo=algo)
+            outliers = sum(len(c.members) for c in report.clusters if c.label == -1)
+            st.caption(
+                f"{report.k} clusters"
+                + (f" and {outliers} outliers" if outliers else "")
+                + f" · {report.vector_set} · {report.algo}: {report.criterion}"
+            )
+            if report.runners_up:
+                st.caption(
+                    "Other k to try: "
+                    + ", ".join(f"{kk} (modularity {sc:.3f})" for kk, sc in report.runners_up)
+                )
+            sizes = {
+                ("outliers" if c.label == -1 else f"cluster {c.label}"): len(c.members)
+                for c in report.clusters
+            }
+            st.bar_chart({"images": sizes}, horizontal=True)
             for c in report.clusters[:30]:
                 name = "outliers" if c.label == -1 else f"cluster {c.label}"
                 st.subheader(f"{name} · {len(c.members)} images")
