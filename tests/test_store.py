@@ -117,3 +117,16 @@ def test_vector_store_load_gathers_across_shards(tmp_path: Path) -> None:
     got = store.load(1, 3, [(10, b, 2), (11, a, 0), (12, b, 0)])
     np.testing.assert_array_equal(got, [[0, 0, 2], [1, 0, 0], [2, 0, 0]])
     assert store.load(1, 3, []).shape == (0, 3)
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from lookalike.store import write_bytes_atomic
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    target = write_bytes_atomic(tmp_path / "report.md", b"ok")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    assert target.read_bytes() == b"ok" and not list(tmp_path.glob(".*.tmp"))

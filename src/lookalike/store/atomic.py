@@ -15,6 +15,8 @@ def write_atomic(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write(fh)`` on a temp file, then move it over ``target`` in one step.
 
     A crash at any moment leaves either the old file or the new one, never a torn one.
+    The file gets the permissions a plain ``open`` would give (the temp file's 0600 would
+    hide reports and pictures from other users of the folder).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,12 +26,24 @@ def write_atomic(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back;
+    done once, at import, before any thread writes files)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def save_npy_atomic(target: Path, array: np.ndarray) -> Path:
