@@ -157,3 +157,21 @@ def test_evaluate_clusters_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (out / "table.md").read_text().startswith("| algorithm | k | clusters | ARI")
     assert json.loads((out / "table.json").read_text()) == result
     assert main(["evaluate-clusters", str(root), "--algo", "spectral"]) == 2
+
+
+def test_clusters_of_any_set_say_nothing_raw(
+    photos: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with Collection.open(photos) as col:
+        col.index(model="test-tiny", workers=1)
+        col.index(model="color-histogram", workers=1)
+    capfd.readouterr()
+    # 25 images into 20 k-means clusters: FAISS and scikit-learn would both warn
+    code = main(
+        ["group", str(photos), "--mode", "clusters", "--k", "20", "--model", "test-tiny", "--json"]
+    )
+    captured = capfd.readouterr()
+    assert code == 0 and "WARNING" not in captured.err + captured.out
+    report = json.loads(captured.out)
+    assert report["vector_set"].startswith("test-tiny") and report["k"] == 20
+    assert report["algo"] == "kmeans" and report["criterion"] == "k = 20 given"
