@@ -150,12 +150,34 @@ def _untrained_checkpoint(folder: Path) -> str:
     return str(path)
 
 
+def _whitening_head(folder: Path) -> str:
+    """A head over the test encoder, learned from random vectors (the contract needs
+    only the head format)."""
+    from lookalike.training.metric import fit_whitening, save_head
+
+    backbone = create_encoder("test-tiny")
+    x = np.random.default_rng(0).normal(size=(300, backbone.dim)).astype(np.float32)
+    settings = {
+        "backbone": "test-tiny",
+        "pooling": None,
+        "backbone_key": backbone.key,
+        "labels": "none",
+        "loss": "supcon",
+    }
+    save_head(folder / "head", fit_whitening(x, 0.25, 2.0), settings, [])
+    return str(folder / "head")
+
+
 @pytest.mark.parametrize("name", [e.name for e in list_encoders()])
 def test_every_registered_encoder_keeps_the_contract(name: str, tmp_path: Path) -> None:
     """One contract for every entry of the registry: vectors of ``dim`` float32, finite,
     the same on a second call, independent of the batch they are in; a key that names
     the encoder; and the spec rebuilds an encoder of the same key."""
-    options = {"checkpoint": _untrained_checkpoint(tmp_path)} if name == "autoencoder" else {}
+    options: dict[str, str] = {}
+    if name == "autoencoder":
+        options = {"checkpoint": _untrained_checkpoint(tmp_path)}
+    elif name == "metric-head":
+        options = {"head": _whitening_head(tmp_path)}
     enc = create_encoder(name, **options)
     px = _pixels(3, enc.preprocess.size)
     v = enc.encode(px)

@@ -32,6 +32,7 @@ from lookalike.encoders import Encoder
 from lookalike.encoders.resolve import resolve_encoder
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, NotIndexedError
 from lookalike.imageio import read_image
+from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
 from lookalike.results import CollectionInfo, IndexReport, Progress, SearchResult, VectorTable
 from lookalike.store import Catalog, FileRow, VectorSetRow, writer_lock
 
@@ -214,6 +215,11 @@ class Collection:
             return None
         return self.parts.store.load(vset.id, vset.dim, [(row.id, *loc)])[0]
 
+    def _vectors_of(self, vset: VectorSetRow, file_ids: list[int]) -> NDArray[np.float32]:
+        """Stored vectors of some files of a set, in order."""
+        where = [(f, *loc) for f in file_ids if (loc := self.catalog.location(vset.id, f))]
+        return self.parts.store.load(vset.id, vset.dim, where)
+
     @_serialised
     def search(
         self,
@@ -225,11 +231,14 @@ class Collection:
         pooling: str | None = None,
         include_self: bool = False,
         check_recall: bool = False,
+        rerank: bool = False,
     ) -> SearchResult:
         """The ``k`` images most similar to ``query`` (a path, in or outside the collection,
         or a vector of the set's encoder). A query that is itself a file of the collection is
         left out of its own results unless ``include_self``. ``check_recall`` also runs an
-        exact search and reports the share of its top-k that the index found."""
+        exact search and reports the share of its top-k that the index found. ``rerank``
+        searches again with the query expanded by its nearest match (any index kind; one
+        more search and one stored vector read)."""
         if metric not in METRICS:
             raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
         if k < 1:
@@ -244,6 +253,10 @@ class Collection:
             label = str(query)
         skip = self_rel if (self_rel is not None and not include_self) else None
         matches, kept = loaded.matches(self.catalog, qvec, k, skip)
+        if rerank and kept:
+            nearest = self._vectors_of(vset, kept[:RERANK_NEIGHBOURS])
+            qvec = expand_queries(qvec.reshape(1, -1), nearest[None])[0]
+            matches, kept = loaded.matches(self.catalog, qvec, k, skip)
         recall = None
         if check_recall:
             recall = self.parts.indexes.recall(self.catalog, vset, metric, qvec, kept, k, skip)
@@ -258,6 +271,7 @@ class Collection:
             seconds=time.perf_counter() - t0,
             index=loaded.index.kind,
             recall=recall,
+            rerank=rerank,
         )
 
     @_serialised

@@ -41,6 +41,7 @@ class SearchResult:
     seconds: float
     index: str = "exact"
     recall: float | None = None  # share of the exact top-k found, when checked
+    rerank: bool = False  # re-ranked by query expansion (scores are to the expanded query)
 
     def __iter__(self) -> Iterator[Match]:
         return iter(self.matches)
@@ -62,6 +63,7 @@ class SearchResult:
             "searched": self.searched,
             "index": self.index,
             "recall": self.recall,
+            "rerank": self.rerank,
             "seconds": round(self.seconds, 6),
             "results": [
                 {"rank": m.rank, "path": m.location, "score": round(m.score, 6)}

@@ -43,6 +43,7 @@ _PHASES = {
     "verify": "Verifying",
     "choosing k": "Choosing k",
     "clusters": "Clustering",
+    "folds": "Folds",
 }
 
 

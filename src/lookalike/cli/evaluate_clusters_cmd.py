@@ -11,8 +11,8 @@ from rich.table import Table
 from lookalike.cli.console import index_progress, out
 from lookalike.collection import Collection
 from lookalike.evaluation.clusters import evaluate_clusters
-from lookalike.evaluation.grid import read_groups
 from lookalike.store import write_bytes_atomic
+from lookalike.training.labels import read_groups
 
 
 def register(app: typer.Typer) -> None:

@@ -16,12 +16,12 @@ from lookalike.evaluation.grid import (
     METRIC_NAMES,
     bar_chart,
     query_sheets,
-    read_groups,
     run_grid,
     to_csv,
     to_markdown,
 )
 from lookalike.store import write_bytes_atomic
+from lookalike.training.labels import read_groups
 
 
 def _split(text: str) -> list[str]:
@@ -54,6 +54,17 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Write table.md, table.csv, chart and grids.")
         ] = None,
         per_class: Annotated[bool, typer.Option(help="Show the per-class breakdown.")] = False,
+        folds: Annotated[
+            int | None,
+            typer.Option(
+                min=2,
+                help="--model metric: train one head per part on the other parts' labels "
+                "and query with that part's images only.",
+            ),
+        ] = None,
+        rerank: Annotated[
+            bool, typer.Option(help="Also score each configuration re-ranked (query expansion).")
+        ] = False,
     ) -> None:
         """Measure retrieval quality: every image queries all the others."""
         mapping = read_groups(groups) if groups else None
@@ -66,6 +77,8 @@ def register(app: typer.Typer) -> None:
                 indexes=_split(indexes),
                 k=k,
                 groups=mapping,
+                folds=folds,
+                rerank=rerank,
                 progress=tick,
             )
         names = [n.format(k=k) for n in METRIC_NAMES]

@@ -29,7 +29,8 @@ def print_table(result: SearchResult, root: Path) -> None:
         f" · recall@{len(result.matches)} {result.recall:.2f}" if result.recall is not None else ""
     )
     table = Table(
-        title=f"{result.encoder}{pooling} · {result.metric} ({better}) · {result.index} · "
+        title=f"{result.encoder}{pooling} · {result.metric} ({better}) · {result.index}"
+        f"{' + re-ranked' if result.rerank else ''} · "
         f"{len(result.matches)} of {result.searched:,} images · "
         f"{result.seconds * 1000:.0f} ms{recall}",
         title_justify="left",
@@ -69,6 +70,10 @@ def register(app: typer.Typer) -> None:
         check_recall: Annotated[
             bool, typer.Option(help="Also run exact search; report the share of it found.")
         ] = False,
+        rerank: Annotated[
+            bool,
+            typer.Option(help="Re-rank: search again with the query expanded by its best match."),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         grid: Annotated[
             Path | None, typer.Option(help="Write a picture of query and results (PNG).")
@@ -90,6 +95,7 @@ def register(app: typer.Typer) -> None:
                 pooling=pooling,
                 include_self=include_self,
                 check_recall=check_recall,
+                rerank=rerank,
             )
             if as_json:
                 print(result_json(result))

@@ -1,4 +1,5 @@
-"""``lookalike train DIR`` and ``lookalike models DIR``: the report's autoencoders."""
+"""``lookalike train DIR`` and ``lookalike models DIR``: the report's autoencoders and the
+metric head that learns the collection."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lookalike.cli.console import err, out
+from lookalike.cli.console import err, index_progress, out
 from lookalike.collection import Collection
 from lookalike.config import DB_DIRNAME
 from lookalike.errors import InvalidOptionError
+from lookalike.training.labels import read_groups
+from lookalike.training.metric import MetricConfig, MetricProgress, train_metric
 from lookalike.training.runs import list_runs, models_dir, new_run_name
 from lookalike.training.trainer import TrainConfig, Trainer, TrainProgress
 
@@ -23,9 +26,29 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         folder: Annotated[Path, typer.Argument(help="Folder of images to learn from.")],
-        arch: Annotated[str, typer.Option(help="model1, model2, model3 or model4.")] = "model2",
-        epochs: Annotated[int, typer.Option(min=1)] = 40,
-        batch_size: Annotated[int, typer.Option(min=1)] = 32,
+        arch: Annotated[
+            str,
+            typer.Option(
+                help="model1..model4 (the report's autoencoders) or metric (a head on a "
+                "pretrained encoder, trained on the collection's labels or images)."
+            ),
+        ] = "model2",
+        epochs: Annotated[
+            int | None, typer.Option(min=1, help="Default 40 (autoencoders), 30 (metric).")
+        ] = None,
+        batch_size: Annotated[
+            int | None, typer.Option(min=1, help="Default 32 (autoencoders), 256 (metric).")
+        ] = None,
+        labels: Annotated[
+            str,
+            typer.Option(
+                help="metric: folders (sub-folder = group), none (the images alone) or a "
+                "CSV/JSON file mapping some images to groups."
+            ),
+        ] = "folders",
+        backbone: Annotated[
+            str, typer.Option(help="metric: the pretrained encoder under the head.")
+        ] = "efficientnet-lite0",
         lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
         image_size: Annotated[
             int, typer.Option(help="Square input size (112 or 96 on CPUs).")
@@ -36,7 +59,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="none, cosine, cosine-warm-restarts or plateau.")
         ] = "none",
         t0: Annotated[int, typer.Option(help="Warm-restart cycle in epochs (5 or 10).")] = 10,
-        loss: Annotated[str, typer.Option(help="mse or ssim (1 - SSIM).")] = "mse",
+        loss: Annotated[
+            str | None,
+            typer.Option(help="mse or ssim (autoencoders); supcon or triplet (metric)."),
+        ] = None,
         name: Annotated[str | None, typer.Option(help="Run name (default from settings).")] = None,
         resume: Annotated[
             bool, typer.Option(help="Continue the run NAME (or the latest).")
@@ -46,12 +72,26 @@ def register(app: typer.Typer) -> None:
         ] = False,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
-        """Train one of the origin report's autoencoders on FOLDER's images."""
+        """Train one of the origin report's autoencoders, or a metric head, on FOLDER."""
         col = Collection.open(folder, db=db)
+        if arch == "metric":
+            train_metric_head(
+                col,
+                labels,
+                backbone,
+                loss or "supcon",
+                epochs or 30,
+                batch_size or 256,
+                lr,
+                seed,
+                name,
+            )
+            return
+        loss = loss or "mse"
         cfg = TrainConfig(
             arch=arch,
-            epochs=epochs,
-            batch_size=batch_size,
+            epochs=epochs or 40,
+            batch_size=batch_size or 32,
             lr=lr,
             image_size=image_size,
             val_split=val_split,
@@ -129,12 +169,87 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
+    def train_metric_head(
+        col: Collection,
+        labels: str,
+        backbone: str,
+        loss: str,
+        epochs: int,
+        batch_size: int,
+        lr: float,
+        seed: int,
+        name: str | None,
+    ) -> None:
+        groups = None
+        if labels not in ("folders", "none"):
+            groups = read_groups(Path(labels))
+            labels = str(Path(labels).resolve())
+        cfg = MetricConfig(
+            backbone=backbone,
+            labels=labels,
+            loss=loss,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+        )
+        try:
+            cfg.check()
+        except InvalidOptionError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        kind = "whitening" if labels == "none" else f"{loss}-{Path(labels).stem}"
+        run_name = new_run_name(col.db, name or f"metric-{backbone}-{kind}")
+        run = models_dir(col.db) / run_name
+        err.print(f"Training a metric head on {col.root} into {run}", highlight=False)
+        columns = (
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} batches"),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with index_progress() as tick, Progress(*columns, console=err) as bar:
+            task = bar.add_task("train", total=1, epoch="-", loss=0.0)
+
+            def step(p: MetricProgress) -> None:
+                bar.update(
+                    task,
+                    completed=p.batch,
+                    total=p.batches,
+                    epoch=f"{p.epoch}/{p.epochs}",
+                    loss=p.loss,
+                )
+
+            report = train_metric(col, run, cfg, groups=groups, index_progress=tick, progress=step)
+        what = (
+            f"{report.labelled:,} labelled in {report.classes:,} groups, {loss} loss, "
+            f"{len(report.history)} epochs"
+            if report.history
+            else "no labels: whitening learned from the images"
+        )
+        out.print(
+            f"{report.images:,} images ({what}); {report.dim}-d vectors; head trained in "
+            f"{report.seconds - report.backbone_seconds:.1f} s (backbone vectors "
+            f"{report.backbone_seconds:.1f} s)",
+            highlight=False,
+        )
+        if report.history:
+            last = report.history[-1]
+            val = f"{last.val_loss:.4f}" if last.val_loss is not None else "-"
+            out.print(
+                f"last epoch: train loss {last.train_loss:.4f}, validation {val}; "
+                f"loss curve {run / 'loss.png'}",
+                highlight=False,
+            )
+        out.print(f"use it: lookalike index {col.root} --model {run_name}", highlight=False)
+
     @app.command("models")
     def models(
         folder: Annotated[Path, typer.Argument(help="The collection.")] = Path("."),
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
-        """List the autoencoders trained on this collection."""
+        """List the autoencoders and metric heads trained on this collection."""
         col = Collection.open(folder, db=db)
         runs = list_runs(col.db)
         if not runs:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lookalike.config import DEFAULT_ENCODER, DEFAULT_METRIC, DEFAULT_POOLING
-from lookalike.encoders.resolve import resolve_spec
+from lookalike.encoders.resolve import TRAINED_OPTIONS, resolve_spec
 from lookalike.errors import NotIndexedError
 from lookalike.results import CollectionInfo, IndexStats, Skipped, VectorSetInfo
 from lookalike.store import Catalog, VectorSetRow
@@ -33,9 +33,9 @@ def select_set(
     if model:
         spec = resolve_spec(model, db)
         sets = [s for s in sets if s.encoder == spec.name]
-        if "checkpoint" in spec.options:
-            ckpt = spec.options["checkpoint"]
-            sets = [s for s in sets if s.options.get("checkpoint") == ckpt]
+        for option in TRAINED_OPTIONS:
+            if option in spec.options:
+                sets = [s for s in sets if s.options.get(option) == spec.options[option]]
     if pooling:
         sets = [s for s in sets if s.pooling == pooling]
     if not sets:

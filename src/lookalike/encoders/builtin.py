@@ -7,6 +7,7 @@ from functools import partial
 from lookalike.encoders.autoencoder import AutoencoderEncoder
 from lookalike.encoders.efficientnet import EfficientNetLiteEncoder
 from lookalike.encoders.handcrafted import AverageRGBEncoder, ColorHistogramEncoder
+from lookalike.encoders.metric_head import MetricHeadEncoder
 from lookalike.encoders.registry import register_encoder
 
 
@@ -38,6 +39,13 @@ def register() -> None:
         AutoencoderEncoder,
         description="one of the report's four autoencoders trained with `lookalike train` "
         "(--model PATH/best.pt or a run name); flatten, max or avg of the latent",
+        replace=True,
+    )
+    register_encoder(
+        "metric-head",
+        MetricHeadEncoder,
+        description="a metric head trained on the collection with `lookalike train --arch "
+        "metric` (--model RUN): the backbone's vectors through a learned projection",
         replace=True,
     )
     register_encoder(

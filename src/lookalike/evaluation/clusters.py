@@ -15,10 +15,10 @@ from numpy.typing import NDArray
 
 from lookalike.collection import Collection
 from lookalike.errors import InvalidOptionError
-from lookalike.evaluation.grid import labels_for
 from lookalike.grouping.clusters import ALGOS, cluster_labels
 from lookalike.index.base import normalize
 from lookalike.results import Progress
+from lookalike.training.labels import labels_for
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from lookalike.errors import (
 from lookalike.evaluation.metrics import Evaluation, evaluate
 from lookalike.results import Progress
 from lookalike.store import write_bytes_atomic
+from lookalike.training.labels import labels_for
 
 METRIC_NAMES = ("P@{k}", "recall@{k}", "mAP", "R-precision")
 
@@ -54,32 +55,6 @@ class GridRow:
     labels: list[str]
 
 
-def labels_for(paths: Sequence[str], groups: dict[str, str] | None) -> tuple[list[int], list[str]]:
-    """Rows that have a label, and the labels: the first folder of each path, or the
-    ``groups`` mapping (path -> group) when given."""
-    keep, labels = [], []
-    for i, p in enumerate(paths):
-        if groups is not None:
-            if p in groups:
-                keep.append(i)
-                labels.append(groups[p])
-        elif "/" in p:
-            keep.append(i)
-            labels.append(p.split("/", 1)[0])
-    if not keep:
-        raise LookalikeError("no labelled images: use class sub-folders or --groups FILE")
-    return keep, labels
-
-
-def read_groups(path: Path) -> dict[str, str]:
-    """A JSON object or a two-column CSV mapping image path (relative) to group."""
-    text = path.read_text()
-    if path.suffix.lower() == ".json":
-        return {str(k): str(v) for k, v in json.loads(text).items()}
-    rows = csv.reader(io.StringIO(text))
-    return {r[0]: r[1] for r in rows if len(r) >= 2 and r[0] != "path"}
-
-
 def _encoders(name: str, base: dict[str, object], poolings: Sequence[str]) -> list[Encoder]:
     """The encoders of one model for the asked poolings. A pooling the model does not
     offer is skipped; when it offers none of them (or none is asked) its own default is
@@ -99,6 +74,27 @@ def _encoders(name: str, base: dict[str, object], poolings: Sequence[str]) -> li
     return list(found.values())
 
 
+#: ``--model metric``: a metric head trained per fold on the other folds' labels.
+METRIC_MODEL = "metric"
+
+
+def _refuse_own_labels(
+    col: Collection, model: str, spec_name: str, options: dict[str, Any]
+) -> None:
+    """A head trained on this collection's labels would be scored on its training data."""
+    if spec_name != "metric-head":
+        return
+    from lookalike.encoders.metric_head import load_head
+
+    cfg, _, _ = load_head(str(options["head"]))
+    if cfg.get("labels") != "none" and cfg.get("trained_on") == str(col.root):
+        raise LookalikeError(
+            f"{model} was trained on the labels of {col.root}: scoring it on them would "
+            f"flatter it; use --model metric --folds 5 (one head per fold, queried only "
+            f"with images whose labels it never saw)"
+        )
+
+
 def run_grid(
     col: Collection,
     *,
@@ -108,15 +104,23 @@ def run_grid(
     indexes: Sequence[str],
     k: int = 8,
     groups: dict[str, str] | None = None,
+    folds: int | None = None,
+    rerank: bool = False,
     progress: Callable[[Progress], None] | None = None,
 ) -> list[GridRow]:
     """Score every configuration. Vectors already in the catalogue are reused; what is
     missing is embedded in one pass per model: every image decoded once, and the
     poolings of one network computed from one forward pass. No poolings means each
-    encoder's default."""
+    encoder's default. ``rerank`` adds a re-ranked row beside each plain one; the model
+    ``metric`` is a head cross-validated over ``folds`` parts of the labels."""
     rows: list[GridRow] = []
+    passes = (False, True) if rerank else (False,)
     for model in models:
+        if model == METRIC_MODEL:
+            rows += _metric_rows(col, metrics, indexes, k, groups, folds, passes, progress)
+            continue
         spec = resolve_spec(model, col.db)
+        _refuse_own_labels(col, model, spec.name, spec.options)
         encoders = _encoders(spec.name, spec.options, poolings)
         same_input: dict[object, list[Encoder]] = {}
         for encoder in encoders:
@@ -131,9 +135,55 @@ def run_grid(
             paths = [table.paths[i] for i in keep]
             for metric in metrics:
                 for kind in indexes:
-                    ev = evaluate(vectors, labels, k=k, metric=metric, index=kind)
-                    config = Config(model, encoder.pooling, metric, kind, scheduler)
-                    rows.append(GridRow(config, ev, paths, labels))
+                    for again in passes:
+                        ev = evaluate(vectors, labels, k=k, metric=metric, index=kind, rerank=again)
+                        shown = f"{kind}+rerank" if again else kind
+                        config = Config(model, encoder.pooling, metric, shown, scheduler)
+                        rows.append(GridRow(config, ev, paths, labels))
+    return rows
+
+
+def _metric_rows(
+    col: Collection,
+    metrics: Sequence[str],
+    indexes: Sequence[str],
+    k: int,
+    groups: dict[str, str] | None,
+    folds: int | None,
+    passes: Sequence[bool],
+    progress: Callable[[Progress], None] | None,
+) -> list[GridRow]:
+    """Rows of the cross-validated metric head (exact search only: every fold has its
+    own vectors, so no index is built for them)."""
+    from lookalike.evaluation.folds import evaluate_folds
+    from lookalike.training.metric import MetricConfig, backbone_encoder
+
+    if not folds:
+        raise LookalikeError(
+            "--model metric trains a head on the labels: add --folds 5 so that each image "
+            "is scored by a head that never saw its label"
+        )
+    if any(kind != "exact" for kind in indexes):
+        raise InvalidOptionError("--model metric is scored with the exact index only")
+    cfg = MetricConfig()
+    rows = []
+    for metric in metrics:
+        for again in passes:
+            ev, paths, labels = evaluate_folds(
+                col,
+                groups=groups,
+                folds=folds,
+                k=k,
+                metric=metric,
+                rerank=again,
+                cfg=cfg,
+                progress=progress,
+                index_progress=progress,
+            )
+            shown = "exact+rerank" if again else "exact"
+            pooling = backbone_encoder(cfg).pooling
+            config = Config(f"metric ({folds} folds)", pooling, metric, shown, cfg.loss)
+            rows.append(GridRow(config, ev, paths, labels))
     return rows
 
 

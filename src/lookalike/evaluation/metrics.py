@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from lookalike.errors import InvalidOptionError
 from lookalike.index import create_index, normalize
+from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
 
 #: Approximate indexes rank this deep (the whole collection when smaller): mAP and
 #: R-precision count what the index does not return as not retrieved.
@@ -77,38 +78,68 @@ def score_ranking(
 
 
 def rankings(
-    vectors: NDArray[np.float32], metric: str = "cosine", *, batch: int = 512
-) -> Iterator[tuple[int, NDArray[np.int64]]]:
-    """Full exact rankings (self excluded), a batch of queries at a time: memory is
-    batch x n, never n x n. Ties keep the lower index first."""
+    vectors: NDArray[np.float32],
+    metric: str = "cosine",
+    *,
+    batch: int = 512,
+    rows: NDArray[np.int64] | None = None,
+    rerank: bool = False,
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Full exact rankings (self excluded) of the query ``rows`` (default: every row), a
+    batch at a time: memory is batch x n, never n x n. Ties keep the lower index first.
+    ``rerank`` ranks again for each query expanded by its nearest neighbours."""
     x = normalize(vectors) if metric == "cosine" else np.asarray(vectors, np.float32)
     sq = (x * x).sum(axis=1)
     n = len(x)
-    for s in range(0, n, batch):
-        q = x[s : s + batch]
+    rows = np.arange(n) if rows is None else np.asarray(rows, np.int64)
+
+    def ranked(q: NDArray[np.float32], own: NDArray[np.int64]) -> NDArray[np.int64]:
         if metric == "cosine":
             score = -(q @ x.T)
         else:
-            score = sq[s : s + batch, None] - 2 * (q @ x.T) + sq[None, :]
-        score[np.arange(len(q)), np.arange(s, s + len(q))] = np.inf  # never itself
-        order = np.argsort(score, axis=1, kind="stable")[:, : n - 1]
-        yield s, order
+            score = (q * q).sum(axis=1)[:, None] - 2 * (q @ x.T) + sq[None, :]
+        score[np.arange(len(q)), own] = np.inf  # never itself
+        return np.argsort(score, axis=1, kind="stable")[:, : n - 1]
+
+    for s in range(0, len(rows), batch):
+        own = rows[s : s + batch]
+        order = ranked(x[own], own)
+        if rerank:
+            nearest = x[order[:, :RERANK_NEIGHBOURS]]
+            order = ranked(expand_queries(x[own], nearest), own)
+        yield own, order
 
 
 def index_rankings(
-    vectors: NDArray[np.float32], metric: str, kind: str, depth: int, **opts: object
-) -> Iterator[tuple[int, NDArray[np.int64]]]:
-    """Top-``depth`` rankings from an approximate index (self excluded; -1 pads)."""
+    vectors: NDArray[np.float32],
+    metric: str,
+    kind: str,
+    depth: int,
+    *,
+    rerank: bool = False,
+    **opts: object,
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+    """Top-``depth`` rankings from an approximate index (self excluded; -1 pads);
+    ``rerank`` searches again with each query expanded by its nearest neighbours."""
     n = len(vectors)
     index = create_index(kind, vectors.shape[1], metric, **opts)
     index.add(np.arange(n, dtype=np.int64), vectors)
-    for s in range(0, n, 1024):
-        hits = index.search(vectors[s : s + 1024], min(n, depth + 1)).ids
+
+    def search(q: NDArray[np.float32], own: NDArray[np.int64]) -> NDArray[np.int64]:
+        hits = index.search(q, min(n, depth + 1)).ids
         out = np.full((len(hits), depth), -1, np.int64)
         for r, row in enumerate(hits):
-            row = row[(row != s + r) & (row >= 0)][:depth]
+            row = row[(row != own[r]) & (row >= 0)][:depth]
             out[r, : len(row)] = row
-        yield s, out
+        return out
+
+    for s in range(0, n, 1024):
+        own = np.arange(s, min(n, s + 1024))
+        order = search(vectors[own], own)
+        if rerank:
+            nearest = vectors[np.maximum(order[:, :RERANK_NEIGHBOURS], 0)]
+            order = search(expand_queries(vectors[own], nearest), own)
+        yield own, order
 
 
 def bootstrap(values: NDArray[np.float64], *, rounds: int = 1000, seed: int = 0) -> Summary:
@@ -130,8 +161,12 @@ def evaluate(
     metric: str = "cosine",
     index: str = "exact",
     index_options: dict[str, object] | None = None,
+    queries: NDArray[np.bool_] | None = None,
+    rerank: bool = False,
 ) -> Evaluation:
-    """Every item queries all the others; metrics over labels (same label = relevant)."""
+    """Every item (or each item of ``queries``) queries all the others; metrics over
+    labels (same label = relevant). ``rerank`` expands each query by its nearest
+    neighbours and searches again (``lookalike.index.rerank``)."""
     labels_arr = np.asarray(labels)
     n = len(labels_arr)
     if n != len(vectors):
@@ -139,29 +174,50 @@ def evaluate(
     _, codes = np.unique(labels_arr, return_inverse=True)
     counts = np.bincount(codes)
     relevant = counts[codes] - 1
+    asked = np.ones(n, bool) if queries is None else np.asarray(queries, bool)
     p, r, ap, rp = (np.zeros(n) for _ in range(4))
     top = np.full((n, k), -1, np.int64)
-    stream = (
-        rankings(vectors, metric)
-        if index == "exact"
-        else index_rankings(
-            vectors, metric, index, max(k, min(n - 1, FULL_DEPTH)), **(index_options or {})
+    if index == "exact":
+        stream = rankings(vectors, metric, rows=np.flatnonzero(asked), rerank=rerank)
+    elif queries is not None:
+        raise InvalidOptionError("a subset of queries is scored with the exact index only")
+    else:
+        depth = max(k, min(n - 1, FULL_DEPTH))
+        stream = index_rankings(
+            vectors, metric, index, depth, rerank=rerank, **(index_options or {})
         )
-    )
-    for s, order in stream:
-        for row, ranked in enumerate(order):
-            qi = s + row
+    for own, order in stream:
+        for qi, ranked in zip(own.tolist(), order, strict=True):
             ranked = ranked[ranked >= 0]
             rel = codes[ranked] == codes[qi]
             p[qi], r[qi], ap[qi], rp[qi] = score_ranking(rel, int(relevant[qi]), k)
             top[qi, : min(k, len(ranked))] = ranked[:k]
-    scores = QueryScores(p, r, ap, rp, relevant.astype(np.int64))
-    names = {f"P@{k}": p, f"recall@{k}": r, "mAP": ap, "R-precision": rp}
-    # A query with nothing relevant (a class of one) cannot be answered: it is left out.
-    answerable = relevant > 0
+    return summarise(
+        k, labels_arr, QueryScores(p, r, ap, rp, relevant.astype(np.int64)), top, asked
+    )
+
+
+def summarise(
+    k: int,
+    labels: NDArray[np.str_],
+    scores: QueryScores,
+    top: NDArray[np.int64],
+    asked: NDArray[np.bool_],
+) -> Evaluation:
+    """Means with intervals and per-class figures over the queries asked that have at
+    least one relevant item (a class of one cannot be answered: it is left out)."""
+    names = {
+        f"P@{k}": scores.precision_at_k,
+        f"recall@{k}": scores.recall_at_k,
+        "mAP": scores.average_precision,
+        "R-precision": scores.r_precision,
+    }
+    answerable = (scores.relevant > 0) & asked
     summary = {name: bootstrap(v[answerable]) for name, v in names.items()}
     per_class = {
-        str(label): {name: float(v[labels_arr == label].mean()) for name, v in names.items()}
-        for label in np.unique(labels_arr[answerable])
+        str(label): {
+            name: float(v[(labels == label) & answerable].mean()) for name, v in names.items()
+        }
+        for label in np.unique(labels[answerable])
     }
     return Evaluation(k, int(answerable.sum()), summary, per_class, scores, top)
