@@ -3,6 +3,8 @@ metric head that learns the collection."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,34 @@ from lookalike.training.labels import read_groups
 from lookalike.training.metric import MetricConfig, MetricProgress, train_metric
 from lookalike.training.runs import list_runs, models_dir, new_run_name
 from lookalike.training.trainer import TrainConfig, Trainer, TrainProgress
+
+
+@contextmanager
+def epoch_progress() -> Iterator[Callable[[TrainProgress | MetricProgress], None]]:
+    """A Rich bar for a training: epoch, batches, loss, images per second, ETA."""
+    columns = (
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} batches"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]:.1f} img/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("train", total=1, epoch="-", loss=0.0, rate=0.0)
+
+        def tick(p: TrainProgress | MetricProgress) -> None:
+            bar.update(
+                task,
+                completed=p.batch,
+                total=p.batches,
+                epoch=f"{p.epoch}/{p.epochs}",
+                loss=p.loss,
+                rate=p.images_per_second,
+            )
+
+        yield tick
 
 
 def register(app: typer.Typer) -> None:
@@ -123,28 +153,7 @@ def register(app: typer.Typer) -> None:
             f"{', bf16 autocast' if trainer.bf16 else ''}) into {run}",
             highlight=False,
         )
-        columns = (
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} batches"),
-            TextColumn("loss {task.fields[loss]:.4f}"),
-            TextColumn("{task.fields[rate]:.1f} img/s"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=err) as bar:
-            task = bar.add_task("train", total=1, epoch="-", loss=0.0, rate=0.0)
-
-            def tick(p: TrainProgress) -> None:
-                bar.update(
-                    task,
-                    completed=p.batch,
-                    total=p.batches,
-                    epoch=f"{p.epoch}/{p.epochs}",
-                    loss=p.loss,
-                    rate=p.images_per_second,
-                )
-
+        with epoch_progress() as tick:
             report = trainer.fit(resume=resume, progress=tick)
         for h in report.history[-5:]:
             val = f"{h.val_loss:.5f}" if h.val_loss is not None else "-"
@@ -201,26 +210,7 @@ def register(app: typer.Typer) -> None:
         run_name = new_run_name(col.db, name or f"metric-{backbone}-{kind}")
         run = models_dir(col.db) / run_name
         err.print(f"Training a metric head on {col.root} into {run}", highlight=False)
-        columns = (
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} batches"),
-            TextColumn("loss {task.fields[loss]:.4f}"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        with index_progress() as tick, Progress(*columns, console=err) as bar:
-            task = bar.add_task("train", total=1, epoch="-", loss=0.0)
-
-            def step(p: MetricProgress) -> None:
-                bar.update(
-                    task,
-                    completed=p.batch,
-                    total=p.batches,
-                    epoch=f"{p.epoch}/{p.epochs}",
-                    loss=p.loss,
-                )
-
+        with index_progress() as tick, epoch_progress() as step:
             report = train_metric(col, run, cfg, groups=groups, index_progress=tick, progress=step)
         what = (
             f"{report.labelled:,} labelled in {report.classes:,} groups, {loss} loss, "
