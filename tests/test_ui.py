@@ -259,3 +259,22 @@ def test_groups_page_shows_clusters_with_sizes(
         images = len(col.vectors())
     assert sum(int(h.split("· ")[1].split()[0]) for h in headers) == images
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the size chart
+
+
+def test_train_page_offers_the_metric_head_and_lists_it(
+    monkeypatch: pytest.MonkeyPatch, photos: Path
+) -> None:
+    from dataclasses import replace
+
+    from streamlit.testing.v1 import AppTest
+
+    from lookalike.training.metric import MetricConfig, train_metric
+
+    with Collection.open(photos) as col:
+        cfg = replace(MetricConfig(backbone="test-tiny", epochs=3), labels="none")
+        train_metric(col, col.db / "models" / "head", cfg)
+    monkeypatch.setenv(ROOTS_ENV, json.dumps([str(photos)]))
+    at = AppTest.from_function(_train_script, default_timeout=120).run()
+    assert not at.exception
+    assert at.selectbox(key="metric-labels").options == ["folders", "none"]
+    assert any("**head** · metric" in m.value for m in at.markdown)

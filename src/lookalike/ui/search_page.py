@@ -69,13 +69,18 @@ def render() -> None:
     sets = col.info().vector_sets if col.is_indexed else []
     with st.sidebar:
         indexed = {s.encoder for s in sets}
-        names = [e.name for e in list_encoders() if e.name != "autoencoder"]
-        names += [r.name for r in list_runs(col.db)]  # the autoencoders trained here
+        names = [e.name for e in list_encoders() if e.name not in ("autoencoder", "metric-head")]
+        names += [r.name for r in list_runs(col.db)]  # the models trained here
         order = sorted(names, key=lambda n: (n not in indexed, n != DEFAULT_ENCODER, n))
         model = st.selectbox("Encoder", order, key="search-model")
         pooling = st.selectbox("Embedding method", ["(any)", *POOLINGS], key="search-pooling")
         metric = st.radio("Distance", METRICS, horizontal=True, key="search-metric")
         k = st.slider("Results", 1, 48, 8, key="search-k")
+        rerank = st.checkbox(
+            "Re-rank (query expansion)",
+            key="search-rerank",
+            help="Search again with the query joined by its best match.",
+        )
         kind = st.selectbox("Index", INDEX_KINDS, key="search-index")
     pool = None if pooling == "(any)" else pooling
     try:
@@ -130,7 +135,7 @@ def render() -> None:
     q1, q2 = st.columns([1, 4])
     q1.image(thumb(query), caption="query", width="stretch")
     try:
-        result = col.search(query, k=k, metric=metric, model=model, pooling=pool)
+        result = col.search(query, k=k, metric=metric, model=model, pooling=pool, rerank=rerank)
     except LookalikeError as exc:
         st.error(str(exc))
         return

@@ -60,11 +60,13 @@ def stop(db: Path, name: str) -> None:
 
 def render() -> None:
     """The page."""
-    st.title("Train an autoencoder")
+    st.title("Train on this collection")
     with st.sidebar:
         col = pick_collection("train-collection")
     if col is None:
         return
+    metric_form(col.root, col.db)
+    st.subheader("The origin report's autoencoders")
     with st.form("train-form"):
         c1, c2, c3 = st.columns(3)
         arch = c1.selectbox("Model", ARCHS, index=1)
@@ -103,6 +105,29 @@ def render() -> None:
             )
             st.success(f"Started {name}")
     live(col.db)
+
+
+def metric_form(root: Path, db: Path) -> None:
+    """A metric head: learns the collection from its folders (labels) or its images."""
+    st.subheader("Metric head on a pretrained encoder")
+    st.caption(
+        "Learns from the sub-folders as groups (labels), or from the images alone "
+        "(whitening). Takes seconds once the collection is indexed."
+    )
+    with st.form("metric-form"):
+        c1, c2, c3 = st.columns(3)
+        labels = c1.selectbox("Learn from", ["folders", "none"], key="metric-labels")
+        loss = c2.selectbox("Loss", ["supcon", "triplet"], key="metric-loss")
+        epochs = c3.number_input("Epochs", 1, 500, 30, key="metric-epochs")
+        name = c1.text_input("Run name", "metric-ui", key="metric-name")
+        go = st.form_submit_button("Train the head", type="primary")
+    if go:
+        if running(db, name):
+            st.warning(f"{name} is already training")
+        else:
+            args = ["--arch", "metric", "--labels", labels, "--loss", loss]
+            start(root, db, name, [*args, "--epochs", str(epochs)])
+            st.success(f"Started {name}; use it as the encoder {name} on the Search page")
 
 
 @st.fragment(run_every=3)
