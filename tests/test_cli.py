@@ -121,3 +121,17 @@ def test_installed_console_script(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: folder not found: {tmp_path / 'nowhere'}"
     assert proc.stdout == ""
+
+
+def test_the_cli_starts_without_heavy_libraries() -> None:
+    """``--help`` and plain searches must not pay for libraries they do not use."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "scipy", "sklearn", "matplotlib", "streamlit", "cv2", "networkx")
+    code = (
+        "import sys, lookalike, lookalike.cli.main; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -43,3 +43,7 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Environment variable holding a Milvus server token (never saved).
+MILVUS_TOKEN_ENV = "LOOKALIKE_MILVUS_TOKEN"

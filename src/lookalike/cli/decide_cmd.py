@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from lookalike.cli.console import out
-from lookalike.collection import Collection
-from lookalike.grouping import mark_not_duplicates, undo
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +20,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Undo the latest --apply of group: move files back, remove links."""
+        from lookalike.collection import Collection
+        from lookalike.grouping import undo
+
         col = Collection.open(folder, db=db)
         journal, undone = undo(col.db)
         if journal is None:
@@ -36,6 +37,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Remember that these images are not duplicates; grouping will keep them apart."""
+        from lookalike.collection import Collection
+        from lookalike.grouping import mark_not_duplicates
+
         if len(paths) < 2:
             raise typer.BadParameter("name at least two images", param_hint="PATHS")
         with Collection.open(folder, db=db) as col:

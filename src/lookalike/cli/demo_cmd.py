@@ -8,11 +8,6 @@ from typing import Annotated
 import typer
 
 from lookalike.cli.console import err, index_progress, out
-from lookalike.cli.index_cmd import print_report
-from lookalike.cli.search_cmd import print_table
-from lookalike.collection import Collection
-from lookalike.datasets import build_sample
-from lookalike.render import save_grid
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +23,12 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Build a sample collection from scikit-image's photos, index it, search it."""
+        from lookalike.cli.index_cmd import print_report
+        from lookalike.cli.search_cmd import print_table
+        from lookalike.collection import Collection
+        from lookalike.datasets import build_sample
+        from lookalike.render import save_grid
+
         photos = out_dir / "photos"
         sample = build_sample(photos)
         out.print(

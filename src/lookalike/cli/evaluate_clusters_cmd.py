@@ -9,10 +9,6 @@ import typer
 from rich.table import Table
 
 from lookalike.cli.console import index_progress, out
-from lookalike.collection import Collection
-from lookalike.evaluation.clusters import evaluate_clusters
-from lookalike.store import write_bytes_atomic
-from lookalike.training.labels import read_groups
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +38,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Measure clusters against the classes: ARI, NMI, purity, number of clusters."""
+        from lookalike.collection import Collection
+        from lookalike.evaluation.clusters import evaluate_clusters
+        from lookalike.store import write_bytes_atomic
+        from lookalike.training.labels import read_groups
+
         mapping = read_groups(groups) if groups else None
         with Collection.open(folder) as col, index_progress(enabled=not as_json) as tick:
             result = evaluate_clusters(

@@ -9,19 +9,7 @@ import typer
 from rich.table import Table
 
 from lookalike.cli.console import index_progress, out
-from lookalike.collection import Collection
 from lookalike.config import POOLINGS
-from lookalike.datasets import fetch_dataset, list_datasets
-from lookalike.evaluation.grid import (
-    METRIC_NAMES,
-    bar_chart,
-    query_sheets,
-    run_grid,
-    to_csv,
-    to_markdown,
-)
-from lookalike.store import write_bytes_atomic
-from lookalike.training.labels import read_groups
 
 
 def _split(text: str) -> list[str]:
@@ -67,6 +55,18 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Measure retrieval quality: every image queries all the others."""
+        from lookalike.collection import Collection
+        from lookalike.evaluation.grid import (
+            METRIC_NAMES,
+            bar_chart,
+            query_sheets,
+            run_grid,
+            to_csv,
+            to_markdown,
+        )
+        from lookalike.store import write_bytes_atomic
+        from lookalike.training.labels import read_groups
+
         mapping = read_groups(groups) if groups else None
         with Collection.open(folder) as col, index_progress() as tick:
             rows = run_grid(
@@ -122,6 +122,8 @@ def register(app: typer.Typer) -> None:
     @datasets.command("list")
     def datasets_list() -> None:
         """The collections ``datasets fetch`` can write."""
+        from lookalike.datasets import list_datasets
+
         table = Table()
         for name in ("name", "what", "from"):
             table.add_column(name)
@@ -139,6 +141,8 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str, typer.Option(help="Fashion-MNIST: t10k or train.")] = "t10k",
     ) -> None:
         """Write a labelled collection as FOLDER/<class>/<image>."""
+        from lookalike.datasets import fetch_dataset
+
         got = fetch_dataset(name, folder, max_per_class=max_per_class, split=split)
         out.print(
             f"{got.images:,} images in {got.classes:,} classes in {got.root}", highlight=False

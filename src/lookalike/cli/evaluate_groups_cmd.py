@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from lookalike.cli.console import index_progress, out
-from lookalike.collection import Collection
 from lookalike.config import cache_dir
-from lookalike.grouping import make_near_duplicate_set, sweep_thresholds
-from lookalike.grouping.calibration import Calibration, TierScores
+
+if TYPE_CHECKING:
+    from lookalike.grouping.calibration import Calibration, TierScores
 
 
 def print_tier(title: str, scores: TierScores) -> None:
@@ -97,6 +97,9 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Make a near-duplicate set and score grouping on it."""
+        from lookalike.collection import Collection
+        from lookalike.grouping import make_near_duplicate_set, sweep_thresholds
+
         if which == "hard":
             _hard(out_dir or cache_dir() / "sets" / "near-duplicates-hard", model, pooling,
                   save_rules, as_json)  # fmt: skip

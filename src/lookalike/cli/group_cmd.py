@@ -5,24 +5,16 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from lookalike.cli.console import index_progress, out
-from lookalike.collection import Collection
-from lookalike.grouping import (
-    TIERS,
-    ClusterReport,
-    DuplicateReport,
-    ReferenceReport,
-    apply,
-    find_clusters,
-    find_duplicates,
-    find_in_reference,
-    plan,
-)
+
+if TYPE_CHECKING:
+    from lookalike.collection import Collection
+    from lookalike.grouping import ClusterReport, DuplicateReport, ReferenceReport
 
 TIER_TITLES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Look-alikes"}
 
@@ -37,6 +29,8 @@ def rel(path: Path, root: Path) -> str:
 
 def print_duplicates(report: DuplicateReport, limit: int) -> None:
     """Groups by tier: the kept image first, the others with their similarity to it."""
+    from lookalike.grouping import TIERS
+
     t = report.thresholds
     how = (
         f"near-duplicates: candidates at cosine ≥ {t.near:.2f}, each pair verified on the pixels"
@@ -136,6 +130,8 @@ def act(
     do_apply: bool,
 ) -> None:
     """Plan moves or links of the images not kept; carry them out with ``--apply``."""
+    from lookalike.grouping import apply, plan
+
     actions = plan(
         report, move_to=move_to, link_to=link_to, tiers=tuple(t.strip() for t in tiers.split(","))
     )  # each action records the keep policy, in the journal too
@@ -212,6 +208,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Group similar images: exact copies, near-duplicates, look-alikes, or clusters."""
+        from lookalike.collection import Collection
+        from lookalike.grouping import find_clusters, find_duplicates, find_in_reference
+
         if mode not in ("duplicates", "clusters"):
             raise typer.BadParameter("use duplicates or clusters", param_hint="--mode")
         with Collection.open(folder, db=db) as col:

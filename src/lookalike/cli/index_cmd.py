@@ -10,10 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from lookalike.cli.console import err, index_progress, out
-from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
-from lookalike.encoders import resolve_encoder
-from lookalike.index.milvus import TOKEN_ENV, milvus_options
+from lookalike.config import MILVUS_TOKEN_ENV as TOKEN_ENV
 from lookalike.results import IndexReport
 
 SHOW_SKIPPED = 15
@@ -67,6 +65,8 @@ def index_choice(
     kind: str | None, pairs: list[str], backend: str, uri: str | None, token: str | None
 ) -> tuple[str | None, dict[str, Any] | None]:
     """The ``index``/``index_options`` arguments of ``Collection.index`` from CLI flags."""
+    from lookalike.index.milvus import milvus_options
+
     options = parse_options(pairs)
     if backend == "faiss":
         if uri:
@@ -130,6 +130,9 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Index a folder: embed new and changed images, drop deleted ones."""
+        from lookalike.collection import Collection
+        from lookalike.encoders import resolve_encoder
+
         col = Collection.open(folder, db=db)
         opts: dict[str, Any] = {}
         if pooling:

@@ -11,8 +11,6 @@ import typer
 from rich.table import Table
 
 from lookalike.cli.console import out
-from lookalike.collection import Collection
-from lookalike.encoders import list_encoders
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +23,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """What is indexed, with which encoders, and which files were skipped and why."""
+        from lookalike.collection import Collection
+
         with Collection.open(folder, db=db) as col:
             info = col.info()
         if as_json:
@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
     @app.command("encoders")
     def encoders() -> None:
         """List the registered encoders."""
+        from lookalike.encoders import list_encoders
+
         table = Table(title="encoders", title_justify="left")
         table.add_column("name")
         table.add_column("description")

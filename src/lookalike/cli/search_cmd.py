@@ -10,9 +10,7 @@ import typer
 from rich.table import Table
 
 from lookalike.cli.console import out
-from lookalike.collection import Collection
 from lookalike.config import DEFAULT_K, DEFAULT_METRIC
-from lookalike.render import save_grid, save_html
 from lookalike.results import SearchResult
 
 
@@ -84,6 +82,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Find the images most similar to QUERY."""
+        from lookalike.collection import Collection
+        from lookalike.render import save_grid, save_html
+
         if metric not in ("cosine", "euclidean"):
             raise typer.BadParameter("use cosine or euclidean", param_hint="--metric")
         with Collection.open(folder, db=db) as col:

@@ -6,25 +6,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lookalike.cli.console import err, index_progress, out
-from lookalike.collection import Collection
 from lookalike.config import DB_DIRNAME
 from lookalike.errors import InvalidOptionError
-from lookalike.training.labels import read_groups
-from lookalike.training.metric import MetricConfig, MetricProgress, train_metric
-from lookalike.training.runs import list_runs, models_dir, new_run_name
-from lookalike.training.trainer import TrainConfig, Trainer, TrainProgress
+
+if TYPE_CHECKING:
+    from lookalike.collection import Collection
+    from lookalike.training.metric import MetricProgress
+    from lookalike.training.trainer import TrainProgress
 
 
 @contextmanager
 def epoch_progress() -> Iterator[Callable[[TrainProgress | MetricProgress], None]]:
     """A Rich bar for a training: epoch, batches, loss, images per second, ETA."""
+
     columns = (
         TextColumn("[bold]epoch {task.fields[epoch]}"),
         BarColumn(),
@@ -103,6 +104,10 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """Train one of the origin report's autoencoders, or a metric head, on FOLDER."""
+        from lookalike.collection import Collection
+        from lookalike.training.runs import list_runs, models_dir, new_run_name
+        from lookalike.training.trainer import TrainConfig, Trainer
+
         col = Collection.open(folder, db=db)
         if arch == "metric":
             train_metric_head(
@@ -189,6 +194,10 @@ def register(app: typer.Typer) -> None:
         seed: int,
         name: str | None,
     ) -> None:
+        from lookalike.training.labels import read_groups
+        from lookalike.training.metric import MetricConfig, train_metric
+        from lookalike.training.runs import models_dir, new_run_name
+
         groups = None
         if labels not in ("folders", "none"):
             groups = read_groups(Path(labels))
@@ -240,6 +249,9 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
     ) -> None:
         """List the autoencoders and metric heads trained on this collection."""
+        from lookalike.collection import Collection
+        from lookalike.training.runs import list_runs, models_dir
+
         col = Collection.open(folder, db=db)
         runs = list_runs(col.db)
         if not runs:

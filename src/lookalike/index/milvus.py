@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.config import MILVUS_TOKEN_ENV
 from lookalike.errors import LookalikeError
 from lookalike.index.base import Hits, Ids, VectorIndex
 
-TOKEN_ENV = "LOOKALIKE_MILVUS_TOKEN"
+TOKEN_ENV = MILVUS_TOKEN_ENV
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 1000
 
