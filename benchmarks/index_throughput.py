@@ -10,7 +10,8 @@ Every figure is the median of ``--runs`` runs. Photo sets: 1,000 JPEGs of 1024x7
 200 of 4000x3000, made from scikit-image's sample photos and cached.
 
     python benchmarks/index_throughput.py [--encoders efficientnet-lite0,...]
-        [--runtimes onnx,torch] [--poolings multi,avg] [--runs 3] [--small 1000] [--large 200]
+        [--runtimes onnx,torch] [--poolings multi,avg] [--precisions fp32,int8] [--runs 3]
+        [--small 1000] [--large 200]
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def main() -> None:
     ap.add_argument("--encoders", default="efficientnet-lite0,efficientnet-lite2")
     ap.add_argument("--runtimes", default="onnx,torch")
     ap.add_argument("--poolings", default="", help="e.g. multi,avg (default: the encoder's)")
+    ap.add_argument("--precisions", default="fp32", help="e.g. fp32,int8 (EfficientNet)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--small", type=int, default=1000, help="1024x768 photos")
     ap.add_argument("--large", type=int, default=200, help="4000x3000 photos")
@@ -106,21 +108,28 @@ def main() -> None:
         print(f"decode {label}: {decode[label] * 1000:.2f} ms/image (one core)")
 
     header = (
-        f"{'encoder':<20}{'pooling':<9}{'runtime':<8}{'set':<11}{'enc ms':>8}{'dec ms':>8}"
-        f"{'bound/s':>9}{'index/s':>9}{'share':>7}"
+        f"{'encoder':<20}{'pooling':<9}{'runtime':<8}{'prec':<6}{'set':<11}"
+        f"{'enc ms':>8}{'dec ms':>8}{'bound/s':>9}{'index/s':>9}{'share':>7}"
     )
     rows = []
     poolings: list[str | None] = [p for p in args.poolings.split(",") if p] or [None]
-    for name, pooling, runtime in itertools.product(
-        args.encoders.split(","), poolings, args.runtimes.split(",")
+    precisions = args.precisions.split(",")
+    for name, pooling, runtime, precision in itertools.product(
+        args.encoders.split(","), poolings, args.runtimes.split(","), precisions
     ):
         opts: dict[str, object] = {"image_size": args.image_size}
         if name.startswith("efficientnet"):
-            opts |= {"runtime": runtime, "threads": 1}
+            if precision == "int8" and runtime == "torch":
+                continue  # int8 runs in ONNX Runtime only
+            opts |= {"runtime": runtime, "threads": 1, "precision": precision}
             if pooling:
                 opts["pooling"] = pooling
-        elif runtime != args.runtimes.split(",")[0] or pooling != poolings[0]:
-            continue  # hand-crafted encoders have one runtime and no pooling
+        elif (runtime, pooling, precision) != (
+            args.runtimes.split(",")[0],
+            poolings[0],
+            precisions[0],
+        ):
+            continue  # hand-crafted encoders have one runtime, no pooling, no precision
         encoder = create_encoder(name, **opts)
         enc = per_image_encode(encoder, args.image_size, args.runs)
         for label, root in sets.items():
@@ -128,7 +137,7 @@ def main() -> None:
             rate = end_to_end(root, encoder, args.runs)
             row = (
                 f"{name:<20}{encoder.pooling or '-':<9}"
-                f"{getattr(encoder, 'runtime', '-'):<8}{label:<11}"
+                f"{getattr(encoder, 'runtime', '-'):<8}{precision:<6}{label:<11}"
                 f"{enc * 1000:>8.2f}{decode[label] * 1000:>8.2f}{bound:>9.1f}"
                 f"{rate:>9.1f}{rate / bound:>7.0%}"
             )

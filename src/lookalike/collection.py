@@ -168,10 +168,16 @@ class Collection:
     # -- search -------------------------------------------------------------------------
     @_serialised
     def vectors_set(
-        self, *, model: str | None = None, pooling: str | None = None, key: str | None = None
+        self,
+        *,
+        model: str | None = None,
+        pooling: str | None = None,
+        key: str | None = None,
+        precision: str | None = None,
     ) -> VectorSetRow:
-        """The vector set that ``model``/``pooling``/``key`` select (the latest by default)."""
-        return select_set(self.catalog, self.root, self.db, model, pooling, key)
+        """The vector set that ``model``/``pooling``/``key``/``precision`` select (the
+        collection's default set when nothing is given)."""
+        return select_set(self.catalog, self.root, self.db, model, pooling, key, precision)
 
     @_serialised
     def encoder_for(self, vset: VectorSetRow) -> Encoder:
@@ -232,6 +238,7 @@ class Collection:
         include_self: bool = False,
         check_recall: bool = False,
         rerank: bool = False,
+        precision: str | None = None,
     ) -> SearchResult:
         """The ``k`` images most similar to ``query`` (a path, in or outside the collection,
         or a vector of the set's encoder). A query that is itself a file of the collection is
@@ -244,7 +251,7 @@ class Collection:
         if k < 1:
             raise InvalidOptionError("k must be at least 1")
         t0 = time.perf_counter()
-        vset = self.vectors_set(model=model, pooling=pooling)
+        vset = self.vectors_set(model=model, pooling=pooling, precision=precision)
         loaded = self.index_for(vset, metric)
         if isinstance(query, np.ndarray):
             qvec, self_rel, label = np.asarray(query, dtype=np.float32), None, "<vector>"

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
         rerank: Annotated[
             bool, typer.Option(help="Also score each configuration re-ranked (query expansion).")
         ] = False,
+        precisions: Annotated[
+            str, typer.Option("--precision", help="EfficientNet: fp32,int8 (comma-separated).")
+        ] = "fp32",
     ) -> None:
         """Measure retrieval quality: every image queries all the others."""
         from lookalike.collection import Collection
@@ -79,6 +82,7 @@ def register(app: typer.Typer) -> None:
                 groups=mapping,
                 folds=folds,
                 rerank=rerank,
+                precisions=_split(precisions),
                 progress=tick,
             )
         names = [n.format(k=k) for n in METRIC_NAMES]

@@ -90,6 +90,13 @@ def register(app: typer.Typer) -> None:
         model: Annotated[
             str, typer.Option("--model", "-m", help="Encoder name.")
         ] = DEFAULT_ENCODER,
+        precision: Annotated[
+            str,
+            typer.Option(
+                help="EfficientNet: fp32, or int8 (statically quantised; about 2x faster, "
+                "its own vector set)."
+            ),
+        ] = "fp32",
         pooling: Annotated[
             str | None,
             typer.Option(
@@ -137,6 +144,8 @@ def register(app: typer.Typer) -> None:
         opts: dict[str, Any] = {}
         if pooling:
             opts["pooling"] = pooling
+        if precision != "fp32":
+            opts["precision"] = precision
         if image_size:
             opts["image_size"] = image_size
         if not quiet:

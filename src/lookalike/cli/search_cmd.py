@@ -22,6 +22,7 @@ def result_json(result: SearchResult) -> str:
 def print_table(result: SearchResult, root: Path) -> None:
     """Ranked results as a table, paths relative to the collection."""
     pooling = f", {result.pooling} pooling" if result.pooling else ""
+    pooling += ", int8" if "-int8" in result.vector_set else ""
     better = "higher is closer" if result.metric == "cosine" else "lower is closer"
     recall = (
         f" · recall@{len(result.matches)} {result.recall:.2f}" if result.recall is not None else ""
@@ -62,6 +63,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--model", "-m", help="Vectors of this encoder.")
         ] = None,
         pooling: Annotated[str | None, typer.Option(help="Vectors of this pooling.")] = None,
+        precision: Annotated[
+            str | None, typer.Option(help="Vectors of this precision (fp32 or int8).")
+        ] = None,
         include_self: Annotated[
             bool, typer.Option(help="Keep the query file itself in its results.")
         ] = False,
@@ -97,6 +101,7 @@ def register(app: typer.Typer) -> None:
                 include_self=include_self,
                 check_recall=check_recall,
                 rerank=rerank,
+                precision=precision,
             )
             if as_json:
                 print(result_json(result))

@@ -19,6 +19,7 @@ def select_set(
     model: str | None = None,
     pooling: str | None = None,
     key: str | None = None,
+    precision: str | None = None,
 ) -> VectorSetRow:
     """The set a call means: among the non-empty sets that match every filter, the
     collection's default (the set of the last ``index`` run), else the default encoder's,
@@ -38,10 +39,13 @@ def select_set(
                 sets = [s for s in sets if s.options.get(option) == spec.options[option]]
     if pooling:
         sets = [s for s in sets if s.pooling == pooling]
+    if precision:
+        sets = [s for s in sets if s.options.get("precision", "fp32") == precision]
     if not sets:
-        what = " ".join(x for x in (model, pooling and f"pooling={pooling}") if x)
+        what = " ".join(x for x in (model, pooling and f"pooling={pooling}", precision) if x)
         hint = f" --model {model}" if model else ""
         hint += f" --pooling {pooling}" if pooling else ""
+        hint += f" --precision {precision}" if precision else ""
         raise NotIndexedError(
             f"{root} has no vectors{' for ' + what if what else ''}; "
             f"run: lookalike index {root}{hint}"

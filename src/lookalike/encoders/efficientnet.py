@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from lookalike.config import DEFAULT_POOLING, POOLINGS, cache_dir
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
+from lookalike.encoders.int8 import RECIPE_VERSION
 from lookalike.errors import InvalidOptionError, UnsupportedPoolingError
 
 #: Bump when the exported graph or the pooling code changes the vectors.
@@ -41,6 +42,8 @@ _VARIANTS = {"lite0": 224, "lite2": 260}
 #: Channels of the two earlier stages that ``multi`` pooling adds (deep, mid).
 _MULTI_EXTRA = {"lite0": (192, 112), "lite2": (208, 120)}
 RUNTIMES = ("auto", "onnx", "torch")
+#: fp32, or int8: statically quantised in ONNX Runtime (``lookalike.encoders.int8``).
+PRECISIONS = ("fp32", "int8")
 
 
 def _weights_path(variant: str) -> Path:
@@ -182,8 +185,10 @@ class FeatureNetwork:
         version: str,
         runtime: str,
         threads: int | None,
+        precision: str = "fp32",
     ) -> None:
         self.variant, self.poolings, self.size = variant, poolings, size
+        self.precision = precision
         self.path = (
             cache_dir() / "onnx" / f"efficientnet-{variant}-{size}-{'+'.join(poolings)}-"
             f"{version}.onnx"
@@ -193,15 +198,24 @@ class FeatureNetwork:
         self.runtime = self._start(runtime, threads)
 
     def _start(self, runtime: str, threads: int | None) -> str:
+        if self.precision == "int8" and runtime == "torch":
+            raise InvalidOptionError("int8 runs in ONNX Runtime; leave out runtime=torch")
         if runtime in ("auto", "onnx"):
             try:
                 import onnxruntime as ort
             except ImportError:
-                if runtime == "onnx":
+                if runtime == "onnx" or self.precision == "int8":
                     raise
             else:
+                fp32 = self.path
+                if self.precision == "int8":
+                    self.path = fp32.with_name(f"{fp32.stem}-int8{RECIPE_VERSION}.onnx")
+                if not fp32.exists():
+                    export_onnx(self.variant, self.poolings, self.size, fp32)
                 if not self.path.exists():
-                    export_onnx(self.variant, self.poolings, self.size, self.path)
+                    from lookalike.encoders.int8 import quantize_int8
+
+                    quantize_int8(fp32, self.path, Preprocess(size=self.size), "pixels")
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = int(threads or 1)
                 opts.inter_op_num_threads = 1
@@ -243,6 +257,7 @@ class EfficientNetLiteEncoder(Encoder):
         image_size: int | None = None,
         runtime: str = "auto",
         threads: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         if variant not in _VARIANTS:
             raise InvalidOptionError(f"unknown EfficientNet-Lite variant {variant!r}")
@@ -253,6 +268,10 @@ class EfficientNetLiteEncoder(Encoder):
         if runtime not in RUNTIMES:
             raise InvalidOptionError(
                 f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}"
+            )
+        if precision not in PRECISIONS:
+            raise InvalidOptionError(
+                f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}"
             )
         size = int(image_size or _VARIANTS[variant])
         if size < 32:
@@ -268,10 +287,17 @@ class EfficientNetLiteEncoder(Encoder):
             self.dim = _CHANNELS + sum(_MULTI_EXTRA[variant])
         else:
             self.dim = _CHANNELS
-        self.version = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
+        weights = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
+        self.precision = precision
+        # int8 vectors form their own vector set: never compared with fp32 ones
+        self.version = weights if precision == "fp32" else f"{weights}-int8{RECIPE_VERSION}"
         self.threads = threads
         self.options = {"pooling": pooling, "image_size": size}
-        self._network = FeatureNetwork(variant, (pooling,), size, self.version, runtime, threads)
+        if precision != "fp32":
+            self.options["precision"] = precision
+        self._network = FeatureNetwork(
+            variant, (pooling,), size, weights, runtime, threads, precision
+        )
         self.runtime = self._network.runtime
 
     @property
@@ -296,8 +322,9 @@ class EfficientNetLiteEncoder(Encoder):
             return None
         poolings = tuple(str(m.pooling) for m in members)
         size = self.preprocess.size
+        weights = self.version.split("-int8")[0]
         return FeatureNetwork(
-            self.variant, poolings, size, self.version, self.runtime, self.threads
+            self.variant, poolings, size, weights, self.runtime, self.threads, self.precision
         ).run
 
     def close(self) -> None:

@@ -106,6 +106,7 @@ def run_grid(
     groups: dict[str, str] | None = None,
     folds: int | None = None,
     rerank: bool = False,
+    precisions: Sequence[str] = ("fp32",),
     progress: Callable[[Progress], None] | None = None,
 ) -> list[GridRow]:
     """Score every configuration. Vectors already in the catalogue are reused; what is
@@ -121,7 +122,10 @@ def run_grid(
             continue
         spec = resolve_spec(model, col.db)
         _refuse_own_labels(col, model, spec.name, spec.options)
-        encoders = _encoders(spec.name, spec.options, poolings)
+        encoders = []
+        for precision in precisions:
+            extra = {} if precision == "fp32" else {"precision": precision}
+            encoders += _encoders(spec.name, {**spec.options, **extra}, poolings)
         same_input: dict[object, list[Encoder]] = {}
         for encoder in encoders:
             same_input.setdefault(encoder.preprocess, []).append(encoder)
@@ -138,7 +142,9 @@ def run_grid(
                     for again in passes:
                         ev = evaluate(vectors, labels, k=k, metric=metric, index=kind, rerank=again)
                         shown = f"{kind}+rerank" if again else kind
-                        config = Config(model, encoder.pooling, metric, shown, scheduler)
+                        precision = getattr(encoder, "precision", "fp32")
+                        name = model if precision == "fp32" else f"{model} ({precision})"
+                        config = Config(name, encoder.pooling, metric, shown, scheduler)
                         rows.append(GridRow(config, ev, paths, labels))
     return rows
 
