@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,6 +88,10 @@ def _store(photos: Path, tmp: Path) -> list[str]:
     return ["info", str(photos)]
 
 
+def _missing_extra(photos: Path, tmp: Path) -> list[str]:
+    return ["ui", str(photos)]  # with Streamlit blocked by the test
+
+
 def _encoder_output(photos: Path, tmp: Path) -> list[str]:
     return ["index", str(photos), "--model", "test-broken", "-q"]
 
@@ -104,6 +109,7 @@ CASES: dict[type[errors.LookalikeError], Callable[[Path, Path], list[str]]] = {
     errors.CollectionBusyError: _collection_busy,
     errors.StoreError: _store,
     errors.EncoderOutputError: _encoder_output,
+    errors.MissingExtraError: _missing_extra,
 }
 
 
@@ -122,8 +128,11 @@ def test_error_is_one_line_and_exit_2(
     photos: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     register_encoder("test-broken", BrokenEncoder, description="broken", replace=True)
+    if error is errors.MissingExtraError:
+        monkeypatch.setitem(sys.modules, "streamlit", None)
     try:
         args = CASES[error](photos, tmp_path)
         capsys.readouterr()
@@ -139,3 +148,69 @@ def test_error_is_one_line_and_exit_2(
     assert code == 2, (error.__name__, captured.err)
     assert len(lines) == 1 and lines[0].startswith("error:"), captured.err
     assert "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "extra"),
+    [
+        ("streamlit", ["ui", "{dir}"], "ui"),
+        ("skimage", ["demo", "--out", "{dir}/demo"], "samples"),
+        ("skimage", ["evaluate-groups", "--out", "{dir}/set"], "samples"),
+        ("pymilvus", ["index", "{dir}", "--backend", "milvus", "--uri", "{dir}/m.db"], "milvus"),
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(
+    blocked: str, args: list[str], extra: str, tmp_path: Path
+) -> None:
+    """Each command that needs an optional part says which extra to install, exactly,
+    before doing anything visible, with no traceback."""
+    import subprocess
+    import sys
+
+    from imagegen import write_collection
+
+    write_collection(tmp_path / "photos")
+    argv = [a.format(dir=tmp_path / "photos") for a in args]
+    code = (
+        f"import sys; sys.modules[{blocked!r}] = None; "
+        "from lookalike.cli.main import main; "
+        f"sys.exit(main({argv!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[-1].endswith(f"pip install 'lookalike[{extra}]'"), done.stderr
+    assert "Traceback" not in done.stderr and "lookalike UI on" not in done.stderr
+
+
+def test_everyday_commands_print_no_library_noise(tmp_path: Path) -> None:
+    """A run through the everyday commands, as a user's shell sees it (one process each):
+    no traceback and no library's raw warning in what they print."""
+    import subprocess
+    import sys
+
+    from imagegen import write_collection
+
+    root = tmp_path / "photos"
+    write_collection(root, variants=("resized", "cropped", "flipped"))
+    query = str(next(iter(sorted(root.glob("*.jpg")))))
+    commands = [
+        ["index", str(root), "--model", "efficientnet-lite0"],
+        ["search", query, "--in", str(root), "--rerank"],
+        ["group", str(root)],
+        ["group", str(root), "--mode", "clusters", "--algo", "kmeans", "--k", "20"],
+        ["group", str(root), "--mode", "clusters", "--algo", "hdbscan"],
+        ["info", str(root)],
+        ["evaluate", str(root), "--json"],
+        ["train", str(root), "--arch", "metric", "--labels", "none"],
+        ["models", str(root)],
+        ["--version"],
+    ]
+    for args in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "lookalike", *args], capture_output=True, text=True
+        )
+        said = done.stdout + done.stderr
+        assert done.returncode == 0, (args, said)
+        for noise in ("Traceback", "WARNING", "UserWarning", "FutureWarning"):
+            assert noise not in said, (args, said)

@@ -58,3 +58,27 @@ class StoreError(LookalikeError):
 
 class EncoderOutputError(LookalikeError):
     """An encoder returned vectors of the wrong shape (a broken plugin or model file)."""
+
+
+class MissingExtraError(LookalikeError):
+    """An optional part is not installed; the message names the extra to install."""
+
+
+def needs_extra(what: str, extra: str) -> MissingExtraError:
+    """The one-line error for a missing optional part: what needs it, and the exact
+    ``pip install 'lookalike[extra]'`` to run."""
+    return MissingExtraError(f"{what}: pip install 'lookalike[{extra}]'")
+
+
+def require_module(module: str, what: str, extra: str) -> None:
+    """Raise :func:`needs_extra` unless ``module`` can be imported (checked without
+    importing it, so a heavy module costs nothing here)."""
+    import sys
+    from importlib.util import find_spec
+
+    if module in sys.modules:
+        if sys.modules[module] is None:  # imports of it are blocked
+            raise needs_extra(what, extra)
+        return
+    if find_spec(module) is None:
+        raise needs_extra(what, extra)

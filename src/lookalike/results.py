@@ -99,6 +99,22 @@ class IndexStats:
         """Plain data (the form the catalogue stores and ``--json`` prints)."""
         return asdict(self)
 
+    def describe(self) -> str:
+        """The index in words, e.g. ``hnsw (M=32, efSearch=64)`` or ``Milvus Lite file
+        x.db, HNSW (M=32, efConstruction=64; ef=64)``."""
+
+        def pairs(d: dict[str, Any]) -> str:
+            return ", ".join(f"{k}={v}" for k, v in d.items())
+
+        p = dict(self.params)
+        if self.kind != "milvus":
+            return f"{self.kind} ({pairs(p)})" if p else self.kind
+        uri = str(p.get("uri", "?"))
+        where = f"Milvus server {uri}" if "://" in uri else f"Milvus Lite file {uri}"
+        build, search = p.get("index_params") or {}, p.get("search_params") or {}
+        detail = "; ".join(x for x in (pairs(build), pairs(search)) if x)
+        return f"{where}, {p.get('index_type', 'AUTOINDEX')}" + (f" ({detail})" if detail else "")
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexStats | None:
         """Read what :meth:`to_dict` wrote (None for an empty or foreign record)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,9 +12,30 @@ from rich.table import Table
 from lookalike.cli.console import index_progress, out
 from lookalike.config import POOLINGS
 
+if TYPE_CHECKING:
+    from lookalike.evaluation.grid import GridRow
+
 
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _write_outputs(rows: list[GridRow], folder: Path, out_dir: Path, quiet: bool) -> None:
+    """table.md, table.csv, the chart and a sheet of best and worst queries per row."""
+    from lookalike.evaluation.grid import bar_chart, query_sheets, to_csv, to_markdown
+    from lookalike.store import write_bytes_atomic
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out_dir / "table.md", to_markdown(rows).encode())
+    write_bytes_atomic(out_dir / "table.csv", to_csv(rows).encode())
+    bar_chart(rows, out_dir / "chart.png")
+    for i, r in enumerate(rows, 1):
+        query_sheets(r, folder.resolve(), out_dir / f"queries-{i:02d}.png")
+    if not quiet:
+        out.print(
+            f"wrote table.md, table.csv, chart.png and {len(rows)} query sheets to {out_dir}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -56,22 +78,18 @@ def register(app: typer.Typer) -> None:
         precisions: Annotated[
             str, typer.Option("--precision", help="EfficientNet: fp32,int8 (comma-separated).")
         ] = "fp32",
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Measure retrieval quality: every image queries all the others."""
         from lookalike.collection import Collection
         from lookalike.evaluation.grid import (
             METRIC_NAMES,
-            bar_chart,
-            query_sheets,
             run_grid,
-            to_csv,
-            to_markdown,
         )
-        from lookalike.store import write_bytes_atomic
         from lookalike.training.labels import read_groups
 
         mapping = read_groups(groups) if groups else None
-        with Collection.open(folder) as col, index_progress() as tick:
+        with Collection.open(folder) as col, index_progress(enabled=not as_json) as tick:
             rows = run_grid(
                 col,
                 models=_split(models),
@@ -85,6 +103,11 @@ def register(app: typer.Typer) -> None:
                 precisions=_split(precisions),
                 progress=tick,
             )
+        if as_json:
+            if out_dir:
+                _write_outputs(rows, Path(folder), out_dir, quiet=True)
+            print(json.dumps([r.to_dict() for r in rows], indent=2))
+            return
         names = [n.format(k=k) for n in METRIC_NAMES]
         table = Table(
             title=f"retrieval quality on {folder} (mean [95% interval])", title_justify="left"
@@ -109,16 +132,7 @@ def register(app: typer.Typer) -> None:
                     shown = "  ".join(f"{n} {vals[n]:.3f}" for n in names)
                     out.print(f"  {label:<20} {shown}", highlight=False)
         if out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(out_dir / "table.md", to_markdown(rows).encode())
-            write_bytes_atomic(out_dir / "table.csv", to_csv(rows).encode())
-            bar_chart(rows, out_dir / "chart.png")
-            for i, r in enumerate(rows, 1):
-                query_sheets(r, Path(folder).resolve(), out_dir / f"queries-{i:02d}.png")
-            out.print(
-                f"wrote table.md, table.csv, chart.png and {len(rows)} query sheets to {out_dir}",
-                highlight=False,
-            )
+            _write_outputs(rows, Path(folder), out_dir, quiet=False)
 
     datasets = typer.Typer(help="Labelled collections for evaluation.", no_args_is_help=True)
     app.add_typer(datasets, name="datasets")

@@ -76,7 +76,8 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate-groups")
     def evaluate_groups(
         out_dir: Annotated[
-            Path | None, typer.Option("--out", help="Where to make the set (a cache folder).")
+            Path | None,
+            typer.Option("--out", help="Where to make the set (default: a cache folder)."),
         ] = None,
         which: Annotated[
             str, typer.Option("--set", help="sample (scikit-image photos) or hard.")
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
             return
         if which != "sample":
             raise typer.BadParameter("use sample or hard", param_hint="--set")
-        folder = out_dir or Path("demo/near-duplicates")
+        folder = out_dir or cache_dir() / "sets" / "near-duplicates-sample"
         truth = make_near_duplicate_set(folder)
         with Collection.open(folder) as col:
             with index_progress(enabled=not as_json) as tick:

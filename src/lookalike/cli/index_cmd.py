@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lookalike.cli.console import err, index_progress, out
 from lookalike.config import DEFAULT_ENCODER
@@ -39,8 +40,8 @@ def print_report(report: IndexReport) -> None:
         ix = report.index
         mem = ix.memory_bytes / 2**20
         out.print(
-            f"  search index: {ix.kind} {ix.params or ''} · {mem:,.1f} MiB · "
-            f"recall@10 {ix.recall_at_10:.3f}".replace(" {}", ""),
+            f"  search index: {escape(ix.describe())} · {mem:,.1f} MiB · "
+            f"recall@10 {ix.recall_at_10:.3f}",
             highlight=False,
         )
     if report.interrupted:
@@ -68,6 +69,12 @@ def index_choice(
     from lookalike.index.milvus import milvus_options
 
     options = parse_options(pairs)
+    if kind == "milvus" and backend == "faiss":
+        raise typer.BadParameter(
+            "Milvus is a backend: use --backend milvus --uri FILE.db (Milvus Lite) or "
+            "--uri http://host:19530, with --index hnsw|ivf|ivfpq|exact",
+            param_hint="--index",
+        )
     if backend == "faiss":
         if uri:
             raise typer.BadParameter("--uri goes with --backend milvus", param_hint="--uri")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lookalike.cli.console import out
@@ -59,24 +60,32 @@ def register(app: typer.Typer) -> None:
                 when,
             )
             if st:
-                params = ", ".join(f"{k}={v}" for k, v in st.params.items())
                 details.append(
-                    f"{s.encoder}/{s.pooling or '-'}: {kind} index"
-                    + (f" [{params}]" if params else "")
+                    f"{s.encoder}/{s.pooling or '-'}: {st.describe()}"
+                    + (" (chosen automatically)" if s.index_kind == "auto" else "")
                     + f", {st.memory_bytes / 2**20:,.1f} MiB in memory, "
                     f"estimated recall@10 {st.recall_at_10:.3f}"
                 )
         out.print(table)
         for line in details:
-            out.print(line, highlight=False)
+            out.print(escape(line), highlight=False)
         for s in info.skipped:
             out.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False)
 
     @app.command("encoders")
-    def encoders() -> None:
+    def encoders(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
         """List the registered encoders."""
         from lookalike.encoders import list_encoders
 
+        if as_json:
+            found = [
+                {"name": e.name, "description": e.description, "default": e.default}
+                for e in list_encoders()
+            ]
+            print(json.dumps(found, indent=2))
+            return
         table = Table(title="encoders", title_justify="left")
         table.add_column("name")
         table.add_column("description")

@@ -7,6 +7,7 @@ import logging
 import sys
 
 import typer
+from rich.markup import escape
 
 from lookalike.cli import (
     decide_cmd,
@@ -31,6 +32,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from lookalike import __version__
+
+        print(f"lookalike {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version, is_eager=True
+    ),
+) -> None:
+    """Find and group similar images: index a folder, then search it by example."""
+
+
 for module in (
     index_cmd,
     search_cmd,
@@ -54,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except ImageDecodeError as exc:
-        err.print(f"[red]error:[/] {exc.path}: {exc.reason}", highlight=False)
+        err.print(f"[red]error:[/] {escape(f'{exc.path}: {exc.reason}')}", highlight=False)
         return 2
     except LookalikeError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        # escaped: a hint such as pip install 'lookalike[milvus]' is text, not markup
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; finished work is saved, run the same command to resume")
@@ -72,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if show is not None:
             show()
         else:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return int(getattr(exc, "exit_code", 2))
     return 0
 

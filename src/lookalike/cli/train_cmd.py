@@ -3,6 +3,7 @@ metric head that learns the collection."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -247,6 +248,7 @@ def register(app: typer.Typer) -> None:
     def models(
         folder: Annotated[Path, typer.Argument(help="The collection.")] = Path("."),
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """List the autoencoders and metric heads trained on this collection."""
         from lookalike.collection import Collection
@@ -254,6 +256,9 @@ def register(app: typer.Typer) -> None:
 
         col = Collection.open(folder, db=db)
         runs = list_runs(col.db)
+        if as_json:
+            print(json.dumps([r.to_dict() for r in runs], indent=2))
+            return
         if not runs:
             out.print(
                 f"no trained models in {models_dir(col.db)}; train one with "

@@ -15,7 +15,7 @@ from lookalike.cli.console import err
 from lookalike.config import UI_DEFAULT_UPLOAD_MB as DEFAULT_UPLOAD_MB
 from lookalike.config import UI_ROOTS_ENV as ROOTS_ENV
 from lookalike.config import UI_UPLOAD_LIMIT_ENV as UPLOAD_LIMIT_ENV
-from lookalike.errors import CollectionNotFoundError
+from lookalike.errors import CollectionNotFoundError, require_module
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Start the web UI (Streamlit) on the given folders."""
+        require_module("streamlit", "the web UI needs Streamlit", "ui")
         for f in folders:
             if not f.is_dir():
                 raise CollectionNotFoundError(f"not a folder: {f}")

@@ -15,6 +15,7 @@ from PIL import Image
 from lookalike.datasets.duplicate_set import Picture, fit_large, nearest_other
 from lookalike.datasets.fetch import deb_package, fashion_images, npm_package
 from lookalike.datasets.sample import SAMPLE_PHOTOS, sample_photo
+from lookalike.errors import MissingExtraError
 
 #: Debian packages of desktop wallpapers (photos and artwork at 1280 to 4096 px).
 WALLPAPER_PACKAGES = (
@@ -33,6 +34,8 @@ def photos() -> Iterator[Picture]:
     for name in SAMPLE_PHOTOS:
         try:
             im = sample_photo(name)
+        except MissingExtraError:
+            raise
         except Exception:  # a photo this scikit-image cannot load offline
             continue
         yield Picture("photos", name, im)

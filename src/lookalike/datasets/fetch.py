@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from lookalike.config import cache_dir
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, MissingExtraError
 from lookalike.store import write_bytes_atomic
 
 FASHION_CLASSES = (
@@ -182,6 +182,8 @@ def _sample() -> Iterator[tuple[str, str, Image.Image]]:
     for name in SAMPLE_PHOTOS:
         try:
             im = sample_photo(name)
+        except MissingExtraError:
+            raise
         except Exception:
             continue
         yield name, "original.png", im

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from lookalike.datasets.variants import TRANSFORMS
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, needs_extra
 from lookalike.store.atomic import write_bytes_atomic
 
 #: scikit-image sample images that are bundled in its wheel (no download at run time).
@@ -56,9 +56,7 @@ def sample_photo(name: str) -> Image.Image:
     try:
         import skimage.data as skdata
     except ImportError:
-        raise LookalikeError(
-            "the sample photos come from scikit-image: pip install 'lookalike[samples]'"
-        ) from None
+        raise needs_extra("the sample photos come from scikit-image", "samples") from None
     arr = getattr(skdata, name)()
     if isinstance(arr, tuple):  # stereo pairs: take the left view
         arr = arr[0]

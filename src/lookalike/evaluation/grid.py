@@ -54,6 +54,22 @@ class GridRow:
     paths: list[str]
     labels: list[str]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``: the configuration and each mean with its interval."""
+        c, ev = self.config, self.evaluation
+        return {
+            "model": c.model,
+            "scheduler": c.scheduler,
+            "pooling": c.pooling,
+            "metric": c.metric,
+            "index": c.index,
+            "queries": ev.queries,
+            "scores": {
+                name: {"mean": round(v.mean, 4), "low": round(v.low, 4), "high": round(v.high, 4)}
+                for name, v in ev.summary.items()
+            },
+        }
+
 
 def _encoders(name: str, base: dict[str, object], poolings: Sequence[str]) -> list[Encoder]:
     """The encoders of one model for the asked poolings. A pooling the model does not

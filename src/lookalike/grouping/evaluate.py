@@ -12,6 +12,7 @@ from typing import Any
 
 from lookalike.collection import Collection
 from lookalike.datasets import SAMPLE_PHOTOS, TRANSFORMS, sample_photo
+from lookalike.errors import MissingExtraError
 from lookalike.grouping.duplicates import find_duplicates
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
@@ -74,6 +75,8 @@ def make_near_duplicate_set(
     for name in SAMPLE_PHOTOS:
         try:
             photos.append((name, sample_photo(name)))
+        except MissingExtraError:
+            raise
         except Exception:  # a photo this scikit-image cannot load offline
             continue
     n_copies = with_copies if with_copies is not None else len(photos) // 2

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.config import MILVUS_TOKEN_ENV
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, needs_extra
 from lookalike.index.base import Hits, Ids, VectorIndex
 
 TOKEN_ENV = MILVUS_TOKEN_ENV
@@ -30,9 +30,8 @@ def _client(uri: str, token: str | None) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError:
-        raise LookalikeError(
-            "the Milvus backend needs pymilvus (and milvus-lite for a local file): "
-            "pip install 'lookalike[milvus]'"
+        raise needs_extra(
+            "the Milvus backend needs pymilvus (and milvus-lite for a local file)", "milvus"
         ) from None
     if "://" not in uri:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,10 @@ class RunInfo:
     best_val_loss: float | None
     best_epoch: int | None
 
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for ``--json``."""
+        return {**{f: getattr(self, f) for f in self.__dataclass_fields__}, "path": str(self.path)}
+
 
 def new_run_name(db: Path, base: str) -> str:
     """``base``, or ``base-2``, ``base-3``... whichever is free."""
