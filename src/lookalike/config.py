@@ -47,3 +47,13 @@ def default_workers() -> int:
 
 #: Environment variable holding a Milvus server token (never saved).
 MILVUS_TOKEN_ENV = "LOOKALIKE_MILVUS_TOKEN"
+
+#: ``LOOKALIKE_DEBUG=1`` lets libraries' own warnings and logs through.
+DEBUG_ENV = "LOOKALIKE_DEBUG"
+
+
+def debug() -> bool:
+    """Whether the user asked to see libraries' own warnings and logs."""
+    import os
+
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")

@@ -47,6 +47,24 @@ _PHASES = {
 }
 
 
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """``--quiet``: no progress bars for the rest of the command."""
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    """Whether ``--quiet`` was given."""
+    return _quiet
+
+
+#: The ``--quiet`` option every long-running command takes.
+QUIET_HELP = "No progress bars."
+
+
 @contextmanager
 def index_progress(enabled: bool = True) -> Iterator[callable]:  # type: ignore[valid-type]
     """A callback for ``Collection.index(progress=...)`` that draws Rich progress bars."""
@@ -59,7 +77,7 @@ def index_progress(enabled: bool = True) -> Iterator[callable]:  # type: ignore[
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, disable=not enabled, transient=False) as bar:
+    with Progress(*columns, console=err, disable=not enabled or _quiet, transient=False) as bar:
         tasks: dict[str, TaskID] = {}
 
         def tick(p: ProgressTick) -> None:

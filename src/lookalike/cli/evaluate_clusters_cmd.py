@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lookalike.cli.console import index_progress, out
+from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
 
 
 def register(app: typer.Typer) -> None:
@@ -36,8 +36,10 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[
             Path | None, typer.Option("--out", help="Write table.md and table.json here.")
         ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     ) -> None:
         """Measure clusters against the classes: ARI, NMI, purity, number of clusters."""
+        set_quiet(quiet)
         from lookalike.collection import Collection
         from lookalike.evaluation.clusters import evaluate_clusters
         from lookalike.store import write_bytes_atomic

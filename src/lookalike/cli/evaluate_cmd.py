@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lookalike.cli.console import index_progress, out
+from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
 from lookalike.config import POOLINGS
 
 if TYPE_CHECKING:
@@ -79,8 +79,10 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--precision", help="EfficientNet: fp32,int8 (comma-separated).")
         ] = "fp32",
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     ) -> None:
         """Measure retrieval quality: every image queries all the others."""
+        set_quiet(quiet)
         from lookalike.collection import Collection
         from lookalike.evaluation.grid import (
             METRIC_NAMES,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lookalike.cli.console import index_progress, out
+from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
 from lookalike.config import cache_dir
 
 if TYPE_CHECKING:
@@ -96,8 +96,10 @@ def register(app: typer.Typer) -> None:
         verify: Annotated[
             bool, typer.Option(help="sample: verify pairs on the pixels (--no-verify: cosine).")
         ] = True,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     ) -> None:
         """Make a near-duplicate set and score grouping on it."""
+        set_quiet(quiet)
         from lookalike.collection import Collection
         from lookalike.grouping import make_near_duplicate_set, sweep_thresholds
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lookalike.cli.console import index_progress, out
+from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
 
 if TYPE_CHECKING:
     from lookalike.collection import Collection
@@ -206,8 +206,10 @@ def register(app: typer.Typer) -> None:
         ] = True,
         limit: Annotated[int, typer.Option(help="Groups shown per tier.")] = 20,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     ) -> None:
         """Group similar images: exact copies, near-duplicates, look-alikes, or clusters."""
+        set_quiet(quiet)
         from lookalike.collection import Collection
         from lookalike.grouping import find_clusters, find_duplicates, find_in_reference
 

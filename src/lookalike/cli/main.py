@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
@@ -23,6 +24,7 @@ from lookalike.cli import (
     ui_cmd,
 )
 from lookalike.cli.console import err
+from lookalike.config import debug
 from lookalike.errors import ImageDecodeError, LookalikeError
 
 app = typer.Typer(
@@ -69,8 +71,14 @@ for module in (
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for a user-facing error)."""
-    # Client libraries (pymilvus) log failed calls with tracebacks; the CLI reports them.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    if debug():
+        logging.basicConfig(level=logging.DEBUG)
+    else:
+        # Libraries' own warnings (and pymilvus's logged tracebacks) stay out of the
+        # terminal; what matters is said in lookalike's words. LOOKALIKE_DEBUG=1 shows all.
+        warnings.filterwarnings("ignore")
+        for name in ("pymilvus", "milvus_lite", "faiss", "onnxruntime", "streamlit"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         app(args=argv, standalone_mode=False)
     except ImageDecodeError as exc:

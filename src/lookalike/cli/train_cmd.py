@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lookalike.cli.console import err, index_progress, out
+from lookalike.cli.console import QUIET_HELP, err, index_progress, is_quiet, out, set_quiet
 from lookalike.config import DB_DIRNAME
 from lookalike.errors import InvalidOptionError
 
@@ -36,7 +36,7 @@ def epoch_progress() -> Iterator[Callable[[TrainProgress | MetricProgress], None
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err) as bar:
+    with Progress(*columns, console=err, disable=is_quiet()) as bar:
         task = bar.add_task("train", total=1, epoch="-", loss=0.0, rate=0.0)
 
         def tick(p: TrainProgress | MetricProgress) -> None:
@@ -103,8 +103,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="No channels-last / bf16 (a plain fp32 eager loop).")
         ] = False,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
     ) -> None:
         """Train one of the origin report's autoencoders, or a metric head, on FOLDER."""
+        set_quiet(quiet)
         from lookalike.collection import Collection
         from lookalike.training.runs import list_runs, models_dir, new_run_name
         from lookalike.training.trainer import TrainConfig, Trainer

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.config import DEFAULT_POOLING, POOLINGS, cache_dir
+from lookalike.config import DEFAULT_POOLING, POOLINGS, cache_dir, debug
 from lookalike.encoders.base import Encoder, Preprocess, Vectors
 from lookalike.encoders.int8 import RECIPE_VERSION
 from lookalike.errors import InvalidOptionError, UnsupportedPoolingError
@@ -220,6 +220,7 @@ class FeatureNetwork:
                 opts.intra_op_num_threads = int(threads or 1)
                 opts.inter_op_num_threads = 1
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                opts.log_severity_level = 0 if debug() else 3  # errors only, unless debugging
                 self._session = ort.InferenceSession(
                     str(self.path), opts, providers=["CPUExecutionProvider"]
                 )

@@ -29,6 +29,8 @@ from lookalike.index.base import normalize
 from lookalike.results import Progress
 
 ALGOS = ("auto", "kmeans", "graph", "hdbscan")
+#: Below this many images per cluster, k-means says its result may vary.
+FEW_PER_CLUSTER = 5
 #: ``auto`` uses the graph communities up to this many vectors.
 GRAPH_MAX = 200_000
 #: Silhouette (cosine, shown for information) on a sample of this size.
@@ -127,6 +129,11 @@ def cluster_labels(
             k, criterion = choice.k, choice.criterion
         else:
             criterion = f"k = {min(k, len(x))} given"
+        if len(x) < FEW_PER_CLUSTER * k:
+            criterion += (
+                f"; {len(x):,} images in {k} clusters is few per cluster: "
+                "results may change with --seed"
+            )
         labels = kmeans_labels(x, k, seed)
     elif algo == "graph":
         labels = graph_labels(x, seed)
