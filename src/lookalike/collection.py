@@ -239,6 +239,7 @@ class Collection:
         check_recall: bool = False,
         rerank: bool = False,
         precision: str | None = None,
+        key: str | None = None,
     ) -> SearchResult:
         """The ``k`` images most similar to ``query`` (a path, in or outside the collection,
         or a vector of the set's encoder). A query that is itself a file of the collection is
@@ -251,7 +252,7 @@ class Collection:
         if k < 1:
             raise InvalidOptionError("k must be at least 1")
         t0 = time.perf_counter()
-        vset = self.vectors_set(model=model, pooling=pooling, precision=precision)
+        vset = self.vectors_set(model=model, pooling=pooling, precision=precision, key=key)
         loaded = self.index_for(vset, metric)
         if isinstance(query, np.ndarray):
             qvec, self_rel, label = np.asarray(query, dtype=np.float32), None, "<vector>"

@@ -20,6 +20,7 @@ from lookalike.cli import (
     index_cmd,
     info_cmd,
     search_cmd,
+    serve_cmd,
     train_cmd,
     ui_cmd,
 )
@@ -64,6 +65,7 @@ for module in (
     evaluate_clusters_cmd,
     info_cmd,
     ui_cmd,
+    serve_cmd,
     demo_cmd,
 ):
     module.register(app)
