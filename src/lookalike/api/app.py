@@ -21,11 +21,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -264,13 +264,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/collections/{name}/search")
     async def search(
-        name: str,
-        request: Request,
-        k: int = DEFAULT_K,
-        metric: str = DEFAULT_METRIC,
-        model: str | None = None,
-        pooling: str | None = None,
-        rerank: bool = False,
+        name: str, request: Request, q: Annotated[SearchParams, Depends()]
     ) -> dict[str, Any]:
         """Search by an uploaded image (multipart field ``image``), by ``{"path": ...}`` of
         an image of the collection, or by ``{"vector": [...]}``."""
@@ -280,18 +274,10 @@ def create_app(settings: Settings) -> FastAPI:
         t0 = time.perf_counter()
         col = state.collection(name)
         kind = request.headers.get("content-type", "")
-        opts = {"k": k, "metric": metric, "model": model, "pooling": pooling, "rerank": rerank}
+        opts = q.options()
         if kind.startswith("multipart/form-data"):
-            form = await request.form()
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                raise ApiError(400, "send the image in the multipart field 'image'")
-            data = await upload.read(limit + 1)
-            if len(data) > limit:
-                raise ApiError(413, f"upload over the limit of {settings.max_upload_mb:g} MB")
-            result = await run_in_threadpool(
-                _search_upload, state, col, data, upload.filename or "upload", opts
-            )
+            data, filename = await _read_upload(request, limit, settings.max_upload_mb)
+            result = await run_in_threadpool(_search_upload, state, col, data, filename, opts)
         else:
             try:
                 body = json.loads(await request.body() or b"{}")
@@ -308,20 +294,11 @@ def create_app(settings: Settings) -> FastAPI:
         return _answer(result, col.root, t0)
 
     @app.get("/collections/{name}/similar")
-    def similar(
-        name: str,
-        path: str,
-        k: int = DEFAULT_K,
-        metric: str = DEFAULT_METRIC,
-        model: str | None = None,
-        pooling: str | None = None,
-        rerank: bool = False,
-    ) -> dict[str, Any]:
+    def similar(name: str, path: str, q: Annotated[SearchParams, Depends()]) -> dict[str, Any]:
         """The images most like one image of the collection."""
         t0 = time.perf_counter()
         col = state.collection(name)
-        found = _inside(col.root, path)
-        result = col.search(found, k=k, metric=metric, model=model, pooling=pooling, rerank=rerank)
+        result = col.search(_inside(col.root, path), **q.options())
         return _answer(result, col.root, t0)
 
     @app.post("/collections/{name}/images")
@@ -331,14 +308,8 @@ def create_app(settings: Settings) -> FastAPI:
 
         _mutation(request, settings)
         col = state.collection(name)
-        form = await request.form()
-        item = form.get("image")
-        if item is None or isinstance(item, str):
-            raise ApiError(400, "send the image in the multipart field 'image'")
-        data = await item.read(limit + 1)
-        if len(data) > limit:
-            raise ApiError(413, f"upload over the limit of {settings.max_upload_mb:g} MB")
-        return await run_in_threadpool(_add_image, state, col, data, item.filename or "image")
+        data, filename = await _read_upload(request, limit, settings.max_upload_mb)
+        return await run_in_threadpool(_add_image, state, col, data, filename)
 
     @app.delete("/collections/{name}/images")
     def remove(name: str, path: str, request: Request) -> dict[str, Any]:
@@ -426,6 +397,33 @@ def create_app(settings: Settings) -> FastAPI:
         return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+@dataclass
+class SearchParams:
+    """The query parameters every search takes."""
+
+    k: int = DEFAULT_K
+    metric: str = DEFAULT_METRIC
+    model: str | None = None
+    pooling: str | None = None
+    rerank: bool = False
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of ``Collection.search``."""
+        return asdict(self)
+
+
+async def _read_upload(request: Request, limit: int, limit_mb: float) -> tuple[bytes, str]:
+    """The multipart field ``image``: its bytes (413 past the limit) and its file name."""
+    form = await request.form()
+    item = form.get("image")
+    if item is None or isinstance(item, str):
+        raise ApiError(400, "send the image in the multipart field 'image'")
+    data = await item.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, f"upload over the limit of {limit_mb:g} MB")
+    return data, item.filename or "image"
 
 
 def _version() -> str:
