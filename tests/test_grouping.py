@@ -291,3 +291,20 @@ def test_thresholds_follow_encoder_and_pooling() -> None:
     assert default_thresholds("efficientnet-lite0", "avg").near == 0.80
     assert default_thresholds("color-histogram") != GENERIC
     assert default_thresholds("my-plugin", "avg") == GENERIC
+
+
+def test_undo_cli_reports_json(
+    indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from lookalike.cli.main import main
+
+    with Collection.open(indexed) as col:
+        actions = plan(find_duplicates(col), move_to=tmp_path / "review")
+        apply(actions, col.db)
+    capsys.readouterr()
+    assert main(["undo", str(indexed), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["journal"].endswith(".jsonl") and len(report["undone"]) == len(actions)
+    assert {a["src"] for a in report["undone"]} == {a.src for a in actions}

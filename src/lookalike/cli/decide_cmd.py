@@ -3,6 +3,8 @@ telling grouping that some images are different pictures."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,7 @@ def register(app: typer.Typer) -> None:
     def undo_cmd(
         folder: Annotated[Path, typer.Argument(help="The collection.")] = Path("."),
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Undo the latest --apply of group: move files back, remove links."""
         from lookalike.collection import Collection
@@ -25,6 +28,17 @@ def register(app: typer.Typer) -> None:
 
         col = Collection.open(folder, db=db)
         journal, undone = undo(col.db)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "journal": str(journal) if journal else None,
+                        "undone": [asdict(a) for a in undone],
+                    },
+                    indent=2,
+                )
+            )
+            return
         if journal is None:
             out.print("nothing to undo", highlight=False)
             return
