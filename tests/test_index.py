@@ -155,3 +155,20 @@ def test_rerank_scores_all_rows_or_candidates_alike(
     np.testing.assert_array_equal(dense.ids, sparse.ids)
     np.testing.assert_allclose(dense.scores, sparse.scores, rtol=1e-4, atol=1e-4)
     assert not np.isin(dense.ids, np.arange(10, 20)).any()
+
+
+def test_a_saved_exact_index_is_mapped_then_written_on_change(tmp_path: Path) -> None:
+    from lookalike.index import create_index
+    from lookalike.index.registry import load_index
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 16)).astype(np.float32)
+    built = create_index("exact", 16, "cosine")
+    built.add(np.arange(50), x)
+    built.save(tmp_path / "v1")
+    mapped = load_index(tmp_path / "v1")
+    assert mapped.search(x[:3], 1).ids[:, 0].tolist() == [0, 1, 2]
+    mapped.add(np.array([100]), -x[:1])  # a change reads the vectors in, then applies it
+    assert mapped.remove(np.array([1])) == 1
+    assert mapped.search(-x[:1], 1).ids[0, 0] == 100
+    assert 1 not in mapped.search(x[1:2], 3).ids[0].tolist() and len(mapped) == 50

@@ -114,7 +114,7 @@ class SearchIndexes:
             progress(Progress("index", 0, 1))
         setindex = SetIndex(catalog, self.store, self.db, vset, DEFAULT_METRIC)
         built, changed = setindex.open()
-        if built.kind != "exact" and changed:
+        if changed:  # exact ones too: reading one file beats gathering every vector again
             setindex.save(built, setindex.generation)
         stats = setindex.measure(built)
         cfg = catalog.index_config(vset.id)

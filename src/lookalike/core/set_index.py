@@ -109,7 +109,7 @@ class SetIndex:
     def open(self) -> tuple[VectorIndex, bool]:
         """An index in step with the catalogue, and whether it changed since it was saved."""
         kind, options = self.resolved()
-        saved = self.load_saved() if kind != "exact" else None
+        saved = self.load_saved()
         if saved is None:
             index, seen = create_index(kind, self.vset.dim, self.metric, **options), -1
         else:

@@ -5,6 +5,7 @@ The ground truth for every approximate backend, and the default for small collec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -24,6 +25,27 @@ class ExactIndex(FaissIndex):
 
     def _make(self, first: np.ndarray) -> Any:  # pragma: no cover - built in __init__
         return self._index
+
+    def _load(self, folder: Path) -> None:
+        """Map the saved vectors instead of reading them (a search of a stored image then
+        starts in milliseconds); the first change reads them in for real."""
+        path = folder / "index.faiss"
+        if path.exists():
+            self._index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+            self._mapped: Path | None = path
+
+    def _writable(self) -> None:
+        if getattr(self, "_mapped", None) is not None:
+            self._index = faiss.read_index(str(self._mapped))
+            self._mapped = None
+
+    def add(self, ids: Any, vectors: np.ndarray, paths: Any = None) -> None:
+        self._writable()
+        super().add(ids, vectors, paths)
+
+    def remove(self, ids: Any) -> int:
+        self._writable()
+        return super().remove(ids)
 
     @property
     def memory_bytes(self) -> int:
