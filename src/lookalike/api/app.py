@@ -408,6 +408,7 @@ class SearchParams:
     model: str | None = None
     pooling: str | None = None
     rerank: bool = False
+    precision: str | None = None  # fp32 or int8 vectors, where both exist
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of ``Collection.search``."""
@@ -458,7 +459,9 @@ def _inside(root: Path, rel: str) -> Path:
 def _search_upload(
     state: State, col: Collection, data: bytes, name: str, opts: dict[str, Any]
 ) -> SearchResult:
-    vset = col.vectors_set(model=opts["model"], pooling=opts["pooling"])
+    vset = col.vectors_set(
+        model=opts["model"], pooling=opts["pooling"], precision=opts["precision"]
+    )
     encoder = col.encoder_for(vset)
     pixels = decode_bytes(data, size=encoder.preprocess.size, name=name).pixels
     batcher = state.batcher(col, vset.key)
