@@ -129,3 +129,14 @@ def test_check_recall_with_exact_is_one(photos: Path) -> None:
         col.index(model="test-tiny")
         res = col.search(np.ones(192, np.float32), k=5, check_recall=True)
         assert res.recall == 1.0 and res.index == "exact"
+
+
+def test_search_many_answers_as_search_does(photos: Path) -> None:
+    with Collection.open(photos) as col:
+        col.index(model="test-tiny", workers=1)
+        queries = sorted(photos.glob("*.jpg"))[:4]
+        vector = col.vectors().vectors[0]
+        many = col.search_many([*queries, vector], k=3)
+        one = [col.search(q, k=3) for q in [*queries, vector]]
+    assert [[m.path for m in r.matches] for r in many] == [[m.path for m in r.matches] for r in one]
+    assert all(q not in [m.path for m in r.matches] for q, r in zip(queries, many, strict=False))

@@ -283,6 +283,55 @@ class Collection:
         )
 
     @_serialised
+    def search_many(
+        self,
+        queries: Sequence[str | os.PathLike[str] | NDArray[np.float32]],
+        k: int = DEFAULT_K,
+        metric: str = DEFAULT_METRIC,
+        *,
+        model: str | None = None,
+        pooling: str | None = None,
+        precision: str | None = None,
+        key: str | None = None,
+    ) -> list[SearchResult]:
+        """``search`` for several queries at once, in one index search: what a server
+        does with the queries that arrive together."""
+        if metric not in METRICS:
+            raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if k < 1:
+            raise InvalidOptionError("k must be at least 1")
+        t0 = time.perf_counter()
+        vset = self.vectors_set(model=model, pooling=pooling, precision=precision, key=key)
+        loaded = self.index_for(vset, metric)
+        vectors, skips, labels = [], [], []
+        for query in queries:
+            if isinstance(query, np.ndarray):
+                vectors.append(np.asarray(query, dtype=np.float32).reshape(-1))
+                skips.append(None)
+                labels.append("<vector>")
+            else:
+                qvec, rel = self.query_vector(query, vset)
+                vectors.append(qvec.reshape(-1))
+                skips.append(rel)
+                labels.append(str(query))
+        found = loaded.matches_many(self.catalog, np.stack(vectors), k, skips) if vectors else []
+        seconds = time.perf_counter() - t0
+        return [
+            SearchResult(
+                query=label,
+                matches=matches,
+                metric=metric,
+                vector_set=vset.key,
+                encoder=vset.encoder,
+                pooling=vset.pooling,
+                searched=len(loaded.index),
+                seconds=seconds,
+                index=loaded.index.kind,
+            )
+            for label, (matches, _) in zip(labels, found, strict=True)
+        ]
+
+    @_serialised
     def vectors(
         self, *, model: str | None = None, pooling: str | None = None, key: str | None = None
     ) -> VectorTable:

@@ -36,7 +36,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from lookalike.api.batcher import Batcher, QueueFullError
+from lookalike.api.batcher import Batcher, MicroBatcher, QueueFullError
 from lookalike.api.paths import OutsideError, inside
 from lookalike.collection import Collection
 from lookalike.config import DB_DIRNAME, DEFAULT_K, DEFAULT_METRIC
@@ -102,6 +102,9 @@ class State:
     settings: Settings
     opened: dict[str, Collection] = field(default_factory=dict)
     batchers: dict[str, Batcher] = field(default_factory=dict)
+    searchers: dict[tuple[str, str, str], MicroBatcher[Path, SearchResult]] = field(
+        default_factory=dict
+    )
     jobs: dict[str, Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -135,6 +138,27 @@ class State:
             if b is None:
                 encoder = col.encoder_for(col.vectors_set(key=key))
                 b = self.batchers[key] = Batcher(encoder, limit=self.settings.queue_limit)
+            return b
+
+    def searcher(
+        self, name: str, col: Collection, q: SearchParams
+    ) -> MicroBatcher[Path, SearchResult]:
+        """The micro-batcher of path searches with the same options (one index search
+        for all the paths that arrive together)."""
+        options = q.options()
+        key = (name, json.dumps(options, sort_keys=True), "path")
+        with self.lock:
+            b = self.searchers.get(key)
+            if b is None:
+                del options["rerank"]
+
+                def run(paths: list[Path]) -> list[SearchResult]:
+                    return col.search_many(paths, **options)
+
+                b = self.searchers[key] = MicroBatcher(
+                    run, max_batch=32, wait_ms=2.0, limit=self.settings.queue_limit,
+                    name="lookalike-search",
+                )  # fmt: skip
             return b
 
     def close(self) -> None:
@@ -285,7 +309,10 @@ def create_app(settings: Settings) -> FastAPI:
                 raise ApiError(400, "the body must be JSON or a multipart upload") from None
             if "path" in body:
                 path = _inside(col.root, str(body["path"]))
-                result = await run_in_threadpool(lambda: col.search(path, **opts))
+                if q.rerank:
+                    result = await run_in_threadpool(lambda: col.search(path, **opts))
+                else:
+                    result = await run_in_threadpool(_batched, state.searcher(name, col, q), path)
             elif "vector" in body:
                 vector = np.asarray(body["vector"], dtype=np.float32)
                 result = await run_in_threadpool(lambda: col.search(vector, **opts))
@@ -454,6 +481,13 @@ def _inside(root: Path, rel: str) -> Path:
         return inside(root, rel)
     except OutsideError:
         raise ApiError(404, f"no image {rel!r} in this collection") from None
+
+
+def _batched(batcher: MicroBatcher[Path, SearchResult], path: Path) -> SearchResult:
+    try:
+        return batcher.submit(path)
+    except QueueFullError:
+        raise ApiError(429, "the server is busy; try again", {"Retry-After": "1"}) from None
 
 
 def _search_upload(

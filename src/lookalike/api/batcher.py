@@ -1,9 +1,11 @@
-"""Dynamic micro-batching: concurrent upload searches share one encoder call.
+"""Dynamic micro-batching: requests that arrive together share one call.
 
-Requests put their pixels on a bounded queue and wait; one worker thread per encoder takes
-the first waiting request, gathers whoever else arrives within ``wait_ms`` (up to
-``max_batch``), encodes them together and hands each its vector. A full queue is refused
-at once (the API answers 429 with Retry-After): never an unbounded queue.
+Requests put their item on a bounded queue and wait; one worker thread takes the first
+waiting request, gathers whoever else arrives within ``wait_ms`` (up to ``max_batch``),
+runs ``process`` on them together and hands each its result. Two uses: upload searches
+share one encoder call, and path searches share one index search (a flat scan reads the
+stored vectors once for all of them). A full queue is refused at once (the API answers
+429 with Retry-After): never an unbounded queue.
 """
 
 from __future__ import annotations
@@ -11,31 +13,40 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.encoders import Encoder
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 class QueueFullError(Exception):
-    """The encoder's queue is full: try again shortly."""
+    """The queue is full: try again shortly."""
 
 
-class Batcher:
-    """Batches encode requests for one encoder."""
+class MicroBatcher(Generic[T, R]):
+    """Batches calls of ``process`` (a list of items in, a list of results out)."""
 
     def __init__(
-        self, encoder: Encoder, *, max_batch: int = 16, wait_ms: float = 4.0, limit: int = 64
+        self,
+        process: Callable[[list[T]], Sequence[R]],
+        *,
+        max_batch: int = 16,
+        wait_ms: float = 4.0,
+        limit: int = 64,
+        name: str = "lookalike-batcher",
     ) -> None:
-        self.encoder = encoder
+        self.process = process
         self.max_batch, self.wait = max_batch, wait_ms / 1000
-        self._queue: queue.Queue[tuple[NDArray[np.uint8], Future[NDArray[np.float32]]]] = (
-            queue.Queue(maxsize=limit)
-        )
+        self._queue: queue.Queue[tuple[T, Future[R]]] = queue.Queue(maxsize=limit)
         self.batches = 0
-        self._thread = threading.Thread(target=self._run, name="lookalike-encoder", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     @property
@@ -43,19 +54,18 @@ class Batcher:
         """Requests waiting."""
         return self._queue.qsize()
 
-    def encode(self, pixels: NDArray[np.uint8], timeout: float = 30.0) -> NDArray[np.float32]:
-        """The vector of one (H, W, 3) image, encoded with whoever else is waiting."""
-        done: Future[NDArray[np.float32]] = Future()
+    def submit(self, item: T, timeout: float = 30.0) -> R:
+        """The result for one item, computed with whoever else is waiting."""
+        done: Future[R] = Future()
         try:
-            self._queue.put_nowait((pixels, done))
+            self._queue.put_nowait((item, done))
         except queue.Full:
             raise QueueFullError from None
         return done.result(timeout=timeout)
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first]
+            batch = [self._queue.get()]
             deadline = time.perf_counter() + self.wait
             while len(batch) < self.max_batch:
                 left = deadline - time.perf_counter()
@@ -66,11 +76,25 @@ class Batcher:
                 except queue.Empty:
                     break
             try:
-                vectors = self.encoder.encode(np.stack([p for p, _ in batch]))
+                results = self.process([item for item, _ in batch])
             except Exception as exc:  # every waiting request hears of it
                 for _, done in batch:
                     done.set_exception(exc)
             else:
                 self.batches += 1
-                for (_, done), v in zip(batch, vectors, strict=True):
-                    done.set_result(v)
+                for (_, done), result in zip(batch, results, strict=True):
+                    done.set_result(result)
+
+
+class Batcher(MicroBatcher[NDArray[np.uint8], NDArray[np.float32]]):
+    """Batches encode requests for one encoder."""
+
+    def __init__(self, encoder: Encoder, **kw: Any) -> None:
+        self.encoder = encoder
+        super().__init__(
+            lambda pixels: list(encoder.encode(np.stack(pixels))), name="lookalike-encoder", **kw
+        )
+
+    def encode(self, pixels: NDArray[np.uint8], timeout: float = 30.0) -> NDArray[np.float32]:
+        """The vector of one (H, W, 3) image, encoded with whoever else is waiting."""
+        return self.submit(pixels, timeout)

@@ -46,24 +46,38 @@ class LoadedIndex:
     ) -> tuple[list[Match], list[int]]:
         """The ``k`` best matches of one query vector (the file ``skip``, relative to the
         root, left out) and their file ids."""
-        hits = self.index.search(query.reshape(1, -1), k + (1 if skip else 0))
-        row = zip(hits.scores[0].tolist(), hits.ids[0].tolist(), strict=True)
-        pairs = [(sc, f) for sc, f in row if f >= 0]
-        paths = self.paths_of([f for _, f in pairs])
-        if None in paths:  # the index knows a file this snapshot does not: ask the catalogue
-            rels = catalog.file_paths([f for _, f in pairs])
-            paths = [os.path.join(self.root, r) for r in rels]
-        skip_path = os.path.join(self.root, skip) if skip else None
-        matches: list[Match] = []
-        kept: list[int] = []
-        for (score, fid), path in zip(pairs, paths, strict=True):
-            if path == skip_path:
-                continue
-            matches.append(Match(len(matches) + 1, path, float(score), self.index.metric))
-            kept.append(fid)
-            if len(matches) == k:
-                break
-        return matches, kept
+        return self.matches_many(catalog, query.reshape(1, -1), k, [skip])[0]
+
+    def matches_many(
+        self,
+        catalog: Catalog,
+        queries: NDArray[np.float32],
+        k: int,
+        skips: list[str | None],
+    ) -> list[tuple[list[Match], list[int]]]:
+        """The matches of several query vectors from one index search (a flat scan reads
+        the stored vectors once for all of them)."""
+        hits = self.index.search(queries, k + (1 if any(skips) else 0))
+        out = []
+        for r, skip in enumerate(skips):
+            row = zip(hits.scores[r].tolist(), hits.ids[r].tolist(), strict=True)
+            pairs = [(sc, f) for sc, f in row if f >= 0]
+            paths = self.paths_of([f for _, f in pairs])
+            if None in paths:  # the index knows a file this snapshot does not: ask
+                rels = catalog.file_paths([f for _, f in pairs])
+                paths = [os.path.join(self.root, r) for r in rels]
+            skip_path = os.path.join(self.root, skip) if skip else None
+            matches: list[Match] = []
+            kept: list[int] = []
+            for (score, fid), path in zip(pairs, paths, strict=True):
+                if path == skip_path:
+                    continue
+                matches.append(Match(len(matches) + 1, path, float(score), self.index.metric))
+                kept.append(fid)
+                if len(matches) == k:
+                    break
+            out.append((matches, kept))
+        return out
 
 
 class SearchIndexes:
