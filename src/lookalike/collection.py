@@ -247,13 +247,8 @@ class Collection:
         exact search and reports the share of its top-k that the index found. ``rerank``
         searches again with the query expanded by its nearest match (any index kind; one
         more search and one stored vector read)."""
-        if metric not in METRICS:
-            raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
-        if k < 1:
-            raise InvalidOptionError("k must be at least 1")
         t0 = time.perf_counter()
-        vset = self.vectors_set(model=model, pooling=pooling, precision=precision, key=key)
-        loaded = self.index_for(vset, metric)
+        vset, loaded = self._searched(k, metric, model, pooling, precision, key)
         if isinstance(query, np.ndarray):
             qvec, self_rel, label = np.asarray(query, dtype=np.float32), None, "<vector>"
         else:
@@ -282,6 +277,23 @@ class Collection:
             rerank=rerank,
         )
 
+    def _searched(
+        self,
+        k: int,
+        metric: str,
+        model: str | None,
+        pooling: str | None,
+        precision: str | None,
+        key: str | None,
+    ) -> tuple[VectorSetRow, LoadedIndex]:
+        """The checked options' vector set and its loaded index."""
+        if metric not in METRICS:
+            raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if k < 1:
+            raise InvalidOptionError("k must be at least 1")
+        vset = self.vectors_set(model=model, pooling=pooling, precision=precision, key=key)
+        return vset, self.index_for(vset, metric)
+
     @_serialised
     def search_many(
         self,
@@ -296,13 +308,8 @@ class Collection:
     ) -> list[SearchResult]:
         """``search`` for several queries at once, in one index search: what a server
         does with the queries that arrive together."""
-        if metric not in METRICS:
-            raise InvalidOptionError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
-        if k < 1:
-            raise InvalidOptionError("k must be at least 1")
         t0 = time.perf_counter()
-        vset = self.vectors_set(model=model, pooling=pooling, precision=precision, key=key)
-        loaded = self.index_for(vset, metric)
+        vset, loaded = self._searched(k, metric, model, pooling, precision, key)
         vectors, skips, labels = [], [], []
         for query in queries:
             if isinstance(query, np.ndarray):
