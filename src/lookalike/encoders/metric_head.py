@@ -29,12 +29,18 @@ def head_dir(path: str | Path) -> Path:
     return p.parent if p.name == HEAD_FILE else p
 
 
-def load_head(path: str | Path) -> tuple[dict[str, Any], NDArray[np.float32], NDArray[np.float32]]:
-    """A head's settings, centre and projection; a clear error for anything else."""
+def head_config(path: str | Path) -> dict[str, Any]:
+    """A head's settings (what it was trained on and how), without reading the head."""
     folder = head_dir(path)
     if not (folder / HEAD_FILE).is_file() or not (folder / CONFIG_FILE).is_file():
         raise UnknownEncoderError(f"no trained metric head in {folder}")
-    cfg = json.loads((folder / CONFIG_FILE).read_text())
+    return dict(json.loads((folder / CONFIG_FILE).read_text()))
+
+
+def load_head(path: str | Path) -> tuple[dict[str, Any], NDArray[np.float32], NDArray[np.float32]]:
+    """A head's settings, centre and projection; a clear error for anything else."""
+    folder = head_dir(path)
+    cfg = head_config(folder)
     with np.load(folder / HEAD_FILE, allow_pickle=False) as data:
         return cfg, data["mean"].astype(np.float32), data["projection"].astype(np.float32)
 

@@ -21,7 +21,13 @@ from lookalike.errors import InvalidOptionError
 from lookalike.evaluation.metrics import Evaluation, QueryScores, evaluate, summarise
 from lookalike.results import Progress
 from lookalike.training.labels import labels_for
-from lookalike.training.metric import MetricConfig, backbone_vectors, train_head
+from lookalike.training.metric import (
+    Backbone,
+    MetricConfig,
+    backbone_vectors,
+    fit_whitening,
+    train_head,
+)
 
 
 def fold_of(codes: NDArray[np.int64], folds: int, seed: int = 0) -> NDArray[np.int64]:
@@ -44,15 +50,19 @@ def evaluate_folds(
     metric: str = "cosine",
     rerank: bool = False,
     cfg: MetricConfig | None = None,
+    backbone: Backbone | None = None,
     progress: Callable[[Progress], None] | None = None,
     index_progress: Callable[[Any], None] | None = None,
 ) -> tuple[Evaluation, list[str], list[str]]:
     """Cross-validated retrieval figures of a metric head trained on the collection's
-    labels (sub-folders, or ``groups``), with the labelled images' paths and labels."""
+    labels (sub-folders, or ``groups``), with the labelled images' paths and labels.
+    ``backbone`` is the collection's backbone vectors when the caller already has them."""
     if folds < 2:
         raise InvalidOptionError("--folds needs at least 2 parts")
     cfg = cfg or MetricConfig()
-    paths, x, _, _ = backbone_vectors(col, cfg, index_progress)
+    backbone = backbone or backbone_vectors(col, cfg, index_progress)
+    paths, x = backbone.paths, backbone.vectors
+    white = fit_whitening(x, cfg.whiten_power, cfg.whiten_shrink)  # label-free: once
     rows, labels = labels_for(paths, groups)
     keep = np.asarray(rows, np.int64)
     labels_arr = np.asarray(labels)
@@ -60,12 +70,11 @@ def evaluate_folds(
     part = fold_of(codes, folds, cfg.seed)
     n = len(keep)
     p, r, ap, rp = (np.zeros(n) for _ in range(4))
-    relevant = np.zeros(n, np.int64)
     top = np.full((n, k), -1, np.int64)
     for f in range(folds):
         y = np.full(len(x), -1, np.int64)
         y[keep] = np.where(part == f, -1, codes)
-        head, _ = train_head(x, y, replace(cfg, val_split=0.0))
+        head, _ = train_head(x, y, replace(cfg, val_split=0.0), white=white)
         asked = part == f
         ev = evaluate(head(x[keep]), labels_arr, k=k, metric=metric, queries=asked, rerank=rerank)
         s = ev.scores
@@ -76,10 +85,9 @@ def evaluate_folds(
             (rp, s.r_precision),
         ):
             mine[asked] = theirs[asked]
-        relevant = s.relevant
         top[asked] = ev.rankings[asked]
         if progress:
             progress(Progress("folds", f + 1, folds))
-    scores = QueryScores(p, r, ap, rp, relevant)
+    scores = QueryScores(p, r, ap, rp, ev.scores.relevant)  # the same for every part
     evaluation = summarise(k, labels_arr, scores, top, np.ones(n, bool))
     return evaluation, [paths[i] for i in keep], list(labels)

@@ -100,9 +100,9 @@ def _refuse_own_labels(
     """A head trained on this collection's labels would be scored on its training data."""
     if spec_name != "metric-head":
         return
-    from lookalike.encoders.metric_head import load_head
+    from lookalike.encoders.metric_head import head_config
 
-    cfg, _, _ = load_head(str(options["head"]))
+    cfg = head_config(str(options["head"]))
     if cfg.get("labels") != "none" and cfg.get("trained_on") == str(col.root):
         raise LookalikeError(
             f"{model} was trained on the labels of {col.root}: scoring it on them would "
@@ -178,7 +178,7 @@ def _metric_rows(
     """Rows of the cross-validated metric head (exact search only: every fold has its
     own vectors, so no index is built for them)."""
     from lookalike.evaluation.folds import evaluate_folds
-    from lookalike.training.metric import MetricConfig, backbone_encoder
+    from lookalike.training.metric import MetricConfig, backbone_vectors
 
     if not folds:
         raise LookalikeError(
@@ -188,6 +188,7 @@ def _metric_rows(
     if any(kind != "exact" for kind in indexes):
         raise InvalidOptionError("--model metric is scored with the exact index only")
     cfg = MetricConfig()
+    backbone = backbone_vectors(col, cfg, progress)
     rows = []
     for metric in metrics:
         for again in passes:
@@ -199,12 +200,11 @@ def _metric_rows(
                 metric=metric,
                 rerank=again,
                 cfg=cfg,
+                backbone=backbone,
                 progress=progress,
-                index_progress=progress,
             )
             shown = "exact+rerank" if again else "exact"
-            pooling = backbone_encoder(cfg).pooling
-            config = Config(f"metric ({folds} folds)", pooling, metric, shown, cfg.loss)
+            config = Config(f"metric ({folds} folds)", backbone.pooling, metric, shown, cfg.loss)
             rows.append(GridRow(config, ev, paths, labels))
     return rows
 

@@ -27,6 +27,14 @@ def read_groups(path: Path) -> dict[str, str]:
     return {r[0]: r[1] for r in rows if len(r) >= 2 and r[0] != "path"}
 
 
+def label_of(paths: Sequence[str], groups: dict[str, str] | None) -> list[str | None]:
+    """Each path's label, or None: the ``groups`` mapping (path -> group) when given, else
+    the first folder of the path (images at the top level have none)."""
+    if groups is not None:
+        return [groups.get(p) for p in paths]
+    return [p.split("/", 1)[0] if "/" in p else None for p in paths]
+
+
 def label_codes(
     paths: Sequence[str], labels: str | dict[str, str]
 ) -> tuple[NDArray[np.int64], list[str]]:
@@ -37,12 +45,9 @@ def label_codes(
     """
     if labels == "none":
         return np.full(len(paths), -1, np.int64), []
-    if labels == "folders":
-        names = [p.split("/", 1)[0] if "/" in p else None for p in paths]
-    elif isinstance(labels, dict):
-        names = [labels.get(p) for p in paths]
-    else:
+    if labels != "folders" and not isinstance(labels, dict):
         raise LookalikeError(f"labels must be folders, none or a file, not {labels!r}")
+    names = label_of(paths, labels if isinstance(labels, dict) else None)
     classes = sorted({n for n in names if n is not None})
     code = {c: i for i, c in enumerate(classes)}
     return np.array([code[n] if n is not None else -1 for n in names], np.int64), classes
@@ -51,15 +56,7 @@ def label_codes(
 def labels_for(paths: Sequence[str], groups: dict[str, str] | None) -> tuple[list[int], list[str]]:
     """Rows that have a label, and the labels: the first folder of each path, or the
     ``groups`` mapping (path -> group) when given."""
-    keep, labels = [], []
-    for i, p in enumerate(paths):
-        if groups is not None:
-            if p in groups:
-                keep.append(i)
-                labels.append(groups[p])
-        elif "/" in p:
-            keep.append(i)
-            labels.append(p.split("/", 1)[0])
-    if not keep:
+    found = [(i, name) for i, name in enumerate(label_of(paths, groups)) if name is not None]
+    if not found:
         raise LookalikeError("no labelled images: use class sub-folders or --groups FILE")
-    return keep, labels
+    return [i for i, _ in found], [name for _, name in found]

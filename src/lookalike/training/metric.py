@@ -175,10 +175,13 @@ def train_head(
     y: NDArray[np.int64],
     cfg: MetricConfig,
     progress: Callable[[MetricProgress], None] | None = None,
+    *,
+    white: Head | None = None,
 ) -> tuple[Head, list[MetricEpoch]]:
-    """Whitening from every row, then (when ``y`` labels at least two classes) a linear
-    projection trained on the labelled rows. ``y`` is -1 for unlabelled rows."""
-    white = fit_whitening(x, cfg.whiten_power, cfg.whiten_shrink)
+    """Whitening from every row (``white``, when already fitted on these rows), then
+    (when ``y`` labels at least two classes) a linear projection trained on the labelled
+    rows. ``y`` is -1 for unlabelled rows."""
+    white = white or fit_whitening(x, cfg.whiten_power, cfg.whiten_shrink)
     labelled = np.flatnonzero(y >= 0)
     classes = np.unique(y[labelled])
     if len(classes) < 2:
@@ -243,17 +246,36 @@ def backbone_encoder(cfg: MetricConfig) -> Encoder:
     return create_encoder(cfg.backbone, **options)
 
 
+@dataclass(frozen=True)
+class Backbone:
+    """Every image's backbone vector (unit rows) and what made them."""
+
+    paths: list[str]
+    vectors: NDArray[np.float32]
+    key: str
+    pooling: str | None
+    image_size: int
+    seconds: float  # spent embedding what was missing
+
+
 def backbone_vectors(
     col: Collection, cfg: MetricConfig, progress: Callable[[Any], None] | None = None
-) -> tuple[list[str], NDArray[np.float32], str, float]:
+) -> Backbone:
     """Every image's backbone vector, embedded where missing (the collection's default
-    set is left as it is), with paths, the backbone's key and the embedding seconds."""
+    set is left as it is)."""
     encoder = backbone_encoder(cfg)
     t0 = time.perf_counter()
     col.index(encoder, progress=progress, make_default=False)
     seconds = time.perf_counter() - t0
     table = col.vectors(key=encoder.key)
-    return table.paths, normalize(table.vectors), encoder.key, seconds
+    return Backbone(
+        table.paths,
+        normalize(table.vectors),
+        encoder.key,
+        encoder.pooling,
+        encoder.preprocess.size,
+        seconds,
+    )
 
 
 def save_head(run: Path, head: Head, settings: dict[str, Any], history: list[MetricEpoch]) -> None:
@@ -290,7 +312,8 @@ def train_metric(
     """
     cfg.check()
     t0 = time.perf_counter()
-    paths, x, backbone_key, backbone_seconds = backbone_vectors(col, cfg, index_progress)
+    backbone = backbone_vectors(col, cfg, index_progress)
+    paths, x = backbone.paths, backbone.vectors
     mode: str | dict[str, str] = groups if groups is not None else cfg.labels
     if mode not in ("folders", "none") and not isinstance(mode, dict):
         raise LookalikeError(f"labels must be folders, none or a file, not {cfg.labels!r}")
@@ -304,9 +327,9 @@ def train_metric(
     settings = {
         "arch": "metric",
         **asdict(cfg),
-        "pooling": backbone_encoder(cfg).pooling,
-        "backbone_key": backbone_key,
-        "image_size": backbone_encoder(cfg).preprocess.size,
+        "pooling": backbone.pooling,
+        "backbone_key": backbone.key,
+        "image_size": backbone.image_size,
         "scheduler": "cosine" if history else "-",
         "out_dim": int(head.projection.shape[1]),
         "images": len(paths),
@@ -326,5 +349,5 @@ def train_metric(
         int(head.projection.shape[1]),
         history,
         time.perf_counter() - t0,
-        backbone_seconds,
+        backbone.seconds,
     )
