@@ -33,7 +33,14 @@ from lookalike.encoders.resolve import resolve_encoder
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, NotIndexedError
 from lookalike.imageio import read_image
 from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
-from lookalike.results import CollectionInfo, IndexReport, Progress, SearchResult, VectorTable
+from lookalike.results import (
+    CollectionInfo,
+    IndexReport,
+    Match,
+    Progress,
+    SearchResult,
+    VectorTable,
+)
 from lookalike.store import Catalog, FileRow, VectorSetRow, writer_lock
 
 ProgressCallback = Callable[[Progress], None]
@@ -50,6 +57,32 @@ def _serialised(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _result(
+    label: str,
+    matches: list[Match],
+    metric: str,
+    vset: VectorSetRow,
+    loaded: LoadedIndex,
+    seconds: float,
+    recall: float | None = None,
+    rerank: bool = False,
+) -> SearchResult:
+    """A search's answer, naming the vector set and index that gave it."""
+    return SearchResult(
+        query=label,
+        matches=matches,
+        metric=metric,
+        vector_set=vset.key,
+        encoder=vset.encoder,
+        pooling=vset.pooling,
+        searched=len(loaded.index),
+        seconds=seconds,
+        index=loaded.index.kind,
+        recall=recall,
+        rerank=rerank,
+    )
 
 
 class Collection:
@@ -249,11 +282,7 @@ class Collection:
         more search and one stored vector read)."""
         t0 = time.perf_counter()
         vset, loaded = self._searched(k, metric, model, pooling, precision, key)
-        if isinstance(query, np.ndarray):
-            qvec, self_rel, label = np.asarray(query, dtype=np.float32), None, "<vector>"
-        else:
-            qvec, self_rel = self.query_vector(query, vset)
-            label = str(query)
+        qvec, self_rel, label = self._query(query, vset)
         skip = self_rel if (self_rel is not None and not include_self) else None
         matches, kept = loaded.matches(self.catalog, qvec, k, skip)
         if rerank and kept:
@@ -263,19 +292,19 @@ class Collection:
         recall = None
         if check_recall:
             recall = self.parts.indexes.recall(self.catalog, vset, metric, qvec, kept, k, skip)
-        return SearchResult(
-            query=label,
-            matches=matches,
-            metric=metric,
-            vector_set=vset.key,
-            encoder=vset.encoder,
-            pooling=vset.pooling,
-            searched=len(loaded.index),
-            seconds=time.perf_counter() - t0,
-            index=loaded.index.kind,
-            recall=recall,
-            rerank=rerank,
+        return _result(
+            label, matches, metric, vset, loaded, time.perf_counter() - t0, recall, rerank
         )
+
+    def _query(
+        self, query: str | os.PathLike[str] | NDArray[np.float32], vset: VectorSetRow
+    ) -> tuple[NDArray[np.float32], str | None, str]:
+        """A query's vector, its catalogue path when it is a file of the collection, and
+        how results name it."""
+        if isinstance(query, np.ndarray):
+            return np.asarray(query, dtype=np.float32), None, "<vector>"
+        qvec, rel = self.query_vector(query, vset)
+        return qvec, rel, str(query)
 
     def _searched(
         self,
@@ -310,32 +339,15 @@ class Collection:
         does with the queries that arrive together."""
         t0 = time.perf_counter()
         vset, loaded = self._searched(k, metric, model, pooling, precision, key)
-        vectors, skips, labels = [], [], []
-        for query in queries:
-            if isinstance(query, np.ndarray):
-                vectors.append(np.asarray(query, dtype=np.float32).reshape(-1))
-                skips.append(None)
-                labels.append("<vector>")
-            else:
-                qvec, rel = self.query_vector(query, vset)
-                vectors.append(qvec.reshape(-1))
-                skips.append(rel)
-                labels.append(str(query))
-        found = loaded.matches_many(self.catalog, np.stack(vectors), k, skips) if vectors else []
+        asked = [self._query(q, vset) for q in queries]
+        if not asked:
+            return []
+        vectors = np.stack([v.reshape(-1) for v, _, _ in asked])
+        found = loaded.matches_many(self.catalog, vectors, k, [rel for _, rel, _ in asked])
         seconds = time.perf_counter() - t0
         return [
-            SearchResult(
-                query=label,
-                matches=matches,
-                metric=metric,
-                vector_set=vset.key,
-                encoder=vset.encoder,
-                pooling=vset.pooling,
-                searched=len(loaded.index),
-                seconds=seconds,
-                index=loaded.index.kind,
-            )
-            for label, (matches, _) in zip(labels, found, strict=True)
+            _result(label, matches, metric, vset, loaded, seconds)
+            for (_, _, label), (matches, _) in zip(asked, found, strict=True)
         ]
 
     @_serialised
