@@ -104,6 +104,8 @@ def test_changes_upload_delete_and_index_job(served: Path) -> None:
         assert added.status_code == 200, added.text
         rel = added.json()["path"]
         assert rel.startswith("uploads/my-pic--") and (served / rel).is_file()
+        with Collection.open(served) as col:  # indexed with the collection's own encoder
+            assert [s.encoder for s in col.catalog.vector_sets()] == ["test-tiny"]
         found = c.get("/collections/photos/similar", params={"path": rel, "k": 1}, headers=AUTH)
         assert found.status_code == 200
         gone = c.delete("/collections/photos/images", params={"path": rel}, headers=AUTH)

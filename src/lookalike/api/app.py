@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ from prometheus_client import (
 from lookalike.api.batcher import Batcher, MicroBatcher, QueueFullError
 from lookalike.api.paths import OutsideError, inside
 from lookalike.collection import Collection
-from lookalike.config import DB_DIRNAME, DEFAULT_K, DEFAULT_METRIC
+from lookalike.config import DEFAULT_K, DEFAULT_METRIC
 from lookalike.errors import (
     CollectionBusyError,
     CollectionNotFoundError,
@@ -48,7 +48,7 @@ from lookalike.errors import (
     NotIndexedError,
 )
 from lookalike.imageio.decode import decode_bytes, load_thumbnail
-from lookalike.results import Progress, SearchResult
+from lookalike.results import IndexReport, Progress, SearchResult
 
 log = logging.getLogger("lookalike.serve")
 
@@ -347,7 +347,7 @@ def create_app(settings: Settings) -> FastAPI:
         trash = col.db / TRASH / f"{uuid.uuid4().hex[:8]}-{found.name}"
         trash.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(found), trash)
-        report = col.index()
+        report = _reindex(col)
         return {"removed": path, "trash": str(trash), "images": report.files_seen}
 
     @app.post("/collections/{name}/index", status_code=202)
@@ -363,7 +363,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         def run() -> None:
             try:
-                report = col.index(progress=tick)
+                report = _reindex(col, tick)
             except Exception as exc:
                 job.state, job.error = "failed", str(exc)
             else:
@@ -506,6 +506,16 @@ def _search_upload(
     return col.search(vector, key=vset.key, **{k: opts[k] for k in ("k", "metric", "rerank")})
 
 
+def _reindex(col: Collection, progress: Callable[[Progress], None] | None = None) -> IndexReport:
+    """An incremental index run with the encoder of the collection's default vector set
+    (the default encoder when it has none yet), so the server never adds another set."""
+    try:
+        encoder = col.encoder_for(col.vectors_set())
+    except NotIndexedError:
+        return col.index(progress=progress)
+    return col.index(encoder, progress=progress)
+
+
 def _add_image(state: State, col: Collection, data: bytes, filename: str) -> dict[str, Any]:
     decode_bytes(data, size=32, name=filename)  # refuse what is not a readable image first
     from lookalike.store import write_bytes_atomic
@@ -515,10 +525,8 @@ def _add_image(state: State, col: Collection, data: bytes, filename: str) -> dic
     digest = hashlib.sha256(data).hexdigest()[:12]
     rel = f"{UPLOADS}/{stem or 'image'}-{digest}{suffix or '.img'}"
     target = col.root / rel
-    if DB_DIRNAME in Path(rel).parts:
-        raise ApiError(400, "bad name")
     if not target.exists():
         write_bytes_atomic(target, data)
-    report = col.index()
+    report = _reindex(col)
     state.indexed.inc(report.indexed)
     return {"path": rel, "indexed": report.indexed}
