@@ -289,6 +289,7 @@ class EfficientNetLiteEncoder(Encoder):
         else:
             self.dim = _CHANNELS
         weights = f"w{_file_sha256(_weights_path(variant))[:10]}-c{_CODE_VERSION}"
+        self.weights = weights  # the fp32 graph's version, which int8 is quantised from
         self.precision = precision
         # int8 vectors form their own vector set: never compared with fp32 ones
         self.version = weights if precision == "fp32" else f"{weights}-int8{RECIPE_VERSION}"
@@ -323,9 +324,8 @@ class EfficientNetLiteEncoder(Encoder):
             return None
         poolings = tuple(str(m.pooling) for m in members)
         size = self.preprocess.size
-        weights = self.version.split("-int8")[0]
         return FeatureNetwork(
-            self.variant, poolings, size, weights, self.runtime, self.threads, self.precision
+            self.variant, poolings, size, self.weights, self.runtime, self.threads, self.precision
         ).run
 
     def close(self) -> None:

@@ -96,7 +96,10 @@ def medoid(x: NDArray[np.float32]) -> int:
 
 
 def resolve_algo(algo: str, k: int | None, n: int) -> str:
-    """The algorithm ``auto`` stands for, given k and the collection's size."""
+    """The algorithm ``auto`` stands for, given k and the collection's size (a typed
+    error for an unknown one)."""
+    if algo not in ALGOS:
+        raise InvalidOptionError(f"algo must be one of {', '.join(ALGOS)}, not {algo!r}")
     if algo != "auto":
         return algo
     if k is not None or n > GRAPH_MAX:
@@ -115,8 +118,6 @@ def cluster_labels(
 ) -> tuple[NDArray[np.int64], str, KChoice | None]:
     """Cluster labels of unit rows, the rule in words, and how k was chosen (automatic
     k-means only). The core of ``find_clusters``, usable on any vectors."""
-    if algo not in ALGOS:
-        raise InvalidOptionError(f"algo must be one of {', '.join(ALGOS)}, not {algo!r}")
     algo = resolve_algo(algo, k, len(x))
     if k is not None and algo != "kmeans":
         raise InvalidOptionError(f"--k applies to kmeans; {algo} finds its own number")
@@ -162,7 +163,7 @@ def find_clusters(
     """Cluster a collection's vectors by content (any vector set, trained ones included)."""
     table = col.vectors(model=model, pooling=pooling)
     x = normalize(table.vectors)
-    algo = resolve_algo(algo, k, len(x)) if algo in ALGOS else algo
+    algo = resolve_algo(algo, k, len(x))
     labels, criterion, choice = cluster_labels(
         x, algo=algo, k=k, min_cluster_size=min_cluster_size, seed=seed, progress=progress
     )

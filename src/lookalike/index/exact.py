@@ -22,6 +22,7 @@ class ExactIndex(FaissIndex):
     def __init__(self, dim: int, metric: str) -> None:
         super().__init__(dim, metric)
         self._index = faiss.IndexIDMap2(faiss.IndexFlat(self.dim, faiss_metric(metric)))
+        self._mapped: Path | None = None  # the file a loaded index is memory-mapped from
 
     def _make(self, first: np.ndarray) -> Any:  # pragma: no cover - built in __init__
         return self._index
@@ -32,10 +33,10 @@ class ExactIndex(FaissIndex):
         path = folder / "index.faiss"
         if path.exists():
             self._index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
-            self._mapped: Path | None = path
+            self._mapped = path
 
     def _writable(self) -> None:
-        if getattr(self, "_mapped", None) is not None:
+        if self._mapped is not None:
             self._index = faiss.read_index(str(self._mapped))
             self._mapped = None
 
