@@ -48,6 +48,7 @@ from lookalike.errors import (
     NotIndexedError,
 )
 from lookalike.imageio.decode import decode_bytes, load_thumbnail
+from lookalike.imageio.discover import rel_path
 from lookalike.results import IndexReport, Progress, SearchResult
 
 log = logging.getLogger("lookalike.serve")
@@ -180,15 +181,9 @@ def _status_of(exc: LookalikeError) -> int:
 
 
 def _answer(result: SearchResult, root: Path, t0: float) -> dict[str, Any]:
-    def rel(p: Path) -> str:
-        try:
-            return str(p.relative_to(root))
-        except ValueError:
-            return str(p)
-
     return {
         "results": [
-            {"rank": m.rank, "path": rel(m.path), "score": round(m.score, 6)}
+            {"rank": m.rank, "path": rel_path(m.path, root), "score": round(m.score, 6)}
             for m in result.matches
         ],
         "encoder": result.encoder,

@@ -11,20 +11,13 @@ import typer
 from rich.table import Table
 
 from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
+from lookalike.imageio.discover import rel_path
 
 if TYPE_CHECKING:
     from lookalike.collection import Collection
     from lookalike.grouping import ClusterReport, DuplicateReport, ReferenceReport
 
 TIER_TITLES = {"exact": "Exact copies", "near": "Near-duplicates", "similar": "Look-alikes"}
-
-
-def rel(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` where it lies inside, else as it is."""
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def print_duplicates(report: DuplicateReport, limit: int) -> None:
@@ -53,7 +46,7 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
         for g in groups[:limit]:
             keep, sims = g.keep, g.similarity_to_keep()
             out.print(
-                f"  group {g.id}: [green]keep[/] {rel(keep.path, report.root)} "
+                f"  group {g.id}: [green]keep[/] {rel_path(keep.path, report.root)} "
                 f"({keep.width}x{keep.height}, {keep.size / 1024:,.0f} KiB"
                 + (f"; {g.keep_reason})" if g.keep_reason else ")"),
                 highlight=False,
@@ -61,7 +54,7 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
             for m in g.members:
                 if not m.keep:
                     sim = f" cos {sims[m.id]:.3f}" if m.id in sims else ""
-                    out.print(f"           {rel(m.path, report.root)}{sim}", highlight=False)
+                    out.print(f"           {rel_path(m.path, report.root)}{sim}", highlight=False)
                     verdict = g.verdict_with_keep(m.id)
                     if verdict is not None and (tier == "similar" or not verdict.same):
                         out.print(f"             [dim]{verdict.reason}[/]", highlight=False)
@@ -88,7 +81,7 @@ def print_clusters(report: ClusterReport, limit: int) -> None:
         table.add_row(
             "outliers" if c.label == -1 else str(c.label),
             f"{len(c.members):,}",
-            rel(c.medoid, report.root),
+            rel_path(c.medoid, report.root),
         )
     out.print(table)
 
@@ -97,7 +90,7 @@ def print_reference(found: ReferenceReport, root: Path, against: Path) -> None:
     """The new images that have duplicates in the reference, with their hits."""
     out.print(f"{len(found):,} images of {root} have duplicates in {against}", highlight=False)
     for new, hits in found.items():
-        out.print(f"  {rel(new, root)}", highlight=False)
+        out.print(f"  {rel_path(new, root)}", highlight=False)
         for p, s in hits:
             out.print(f"      {p}  cos {s:.3f}", highlight=False)
 

@@ -16,12 +16,13 @@ from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.datasets.duplicate_set import SPLITS, DuplicateSet
 from lookalike.grouping.duplicates import default_thresholds, find_duplicates
-from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of, rel_path
+from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verified import candidate_pairs
 from lookalike.grouping.verify import Rule, Rules, Verifier
 from lookalike.grouping.verify_fit import fit_rules
+from lookalike.imageio.discover import rel_path
 from lookalike.results import Progress
 
 

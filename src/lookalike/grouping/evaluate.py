@@ -18,6 +18,7 @@ from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verify import Verifier
 from lookalike.grouping.verify_fit import load_rules
+from lookalike.imageio.discover import rel_path
 from lookalike.store import write_bytes_atomic
 
 
@@ -165,11 +166,3 @@ def near_groups(report: DuplicateReport) -> list[list[str]]:
             members |= set(copies.get(p, []))
         out.append(sorted(members))
     return out + exact
-
-
-def rel_path(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` in the catalogue's spelling (as it is if outside)."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)

@@ -66,3 +66,12 @@ def walk_files(
             yield FileEntry(rel, fst.st_size, fst.st_mtime_ns)
         # Reverse so that the stack pops sub-folders in sorted order.
         stack.extend(reversed(subdirs))
+
+
+def rel_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in the catalogue's spelling (as it is if outside):
+    how every report names an image of a collection."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
