@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,7 +15,7 @@ from lookalike import Collection
 from lookalike.datasets.alterations import ALTERATIONS
 from lookalike.errors import InvalidOptionError
 from lookalike.grouping import apply, find_duplicates, plan
-from lookalike.grouping.keep import Candidate, choose_keep
+from lookalike.grouping.keep import Candidate, choose_keep, detail
 
 COPIES = ("watermark", "mirror", "rotate-5", "brighter", "half-size", "border")
 
@@ -61,28 +62,81 @@ def _cands(tmp_path: Path) -> list[Candidate]:
         os.utime(p, (1_600_000_000 + 10 * k, 1_600_000_000 + 10 * k))
         paths.append(p)
     return [
-        Candidate(paths[0], 100, 100, 500, "JPEG", connectivity=2.0),
-        Candidate(paths[1], 400, 300, 900, "JPEG", connectivity=1.0),
-        Candidate(paths[2], 400, 300, 800, "PNG", connectivity=1.5),
+        Candidate(paths[0], 100, 100, 500, "JPEG"),
+        Candidate(paths[1], 400, 300, 900, "JPEG"),
+        Candidate(paths[2], 400, 300, 800, "PNG"),
     ]
+
+
+#: Closeness of the three candidates above (higher is closer).
+CLOSE = np.array([[0.0, 0.5, 0.9], [0.5, 0.0, 0.8], [0.9, 0.8, 0.0]])
 
 
 def test_policies(tmp_path: Path) -> None:
     c = _cands(tmp_path)
-    assert choose_keep(c)[0] == 2  # most pixels (a tie), then the best connected
+    # most pixels (two tie, and two are always equally close), then the earlier file time
+    assert choose_keep(c, closeness=CLOSE) == (1, "as many pixels as any, the earlier file time")
     assert choose_keep(c, "largest")[0] == 1  # most pixels, then the larger file
     assert choose_keep(c, "newest")[0] == 2 and choose_keep(c, "oldest")[0] == 0
     assert choose_keep(c, "path:*/small.jpg")[0] == 0
-    assert choose_keep(c, "path:*/nothing/*")[0] == 2  # no match: the original rule
+    assert choose_keep(c, "path:*/nothing/*", CLOSE)[0] == 1  # no match: the original rule
     with pytest.raises(InvalidOptionError, match="--keep"):
         choose_keep(c, "prettiest")
+
+
+def test_the_closest_member_among_the_largest(tmp_path: Path) -> None:
+    """Only members that tie on pixels vote: a downscaled copy close to two others does
+    not make one of them the original."""
+    c = [Candidate(tmp_path / f"{k}.png", 400, 300, 900, "PNG") for k in range(3)]
+    c.append(Candidate(tmp_path / "small.png", 100, 75, 300, "PNG"))
+    close = np.array(
+        [[0, 0.7, 0.7, 0.0], [0.7, 0, 0.2, 0.9], [0.7, 0.2, 0, 0.9], [0.0, 0.9, 0.9, 0]]
+    )
+    assert choose_keep(c, closeness=close) == (
+        0,
+        "as many pixels as any, the closest to the others",
+    )
 
 
 def test_a_bordered_copy_does_not_win_on_pixels(tmp_path: Path) -> None:
     """Letterbox bars add pixels but no picture: content pixels decide."""
     c = _cands(tmp_path)
-    bordered = Candidate(c[1].path, 400, 360, 950, "JPEG", content=300 / 360, connectivity=0.5)
+    bordered = Candidate(c[1].path, 400, 360, 950, "JPEG", content=300 / 360)
     assert choose_keep([c[2], bordered])[0] == 0
+    # the same bars on a tiny picture: pixel counts within 20% tie, then no added border
+    small = Candidate(c[2].path, 40, 40, 800, "PNG")
+    barred = Candidate(c[1].path, 40, 46, 950, "PNG", content=40 / 46)
+    assert choose_keep([barred, small], closeness=np.zeros((2, 2))) == (1, ANY_REASON)
+
+
+class _Any:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and "no added border" in other
+
+
+ANY_REASON = _Any()
+
+
+def test_a_lossy_copy_of_a_small_picture_is_not_kept(tmp_path: Path) -> None:
+    """A 28-px picture and its JPEG quality-30 copy stored as PNG of the same size: the
+    copy has lost the detail a strong re-encode removes, so it is not kept even where
+    it sits closer to the other copies."""
+    item = scene("shapes", 6).resize((28, 28), Image.Resampling.LANCZOS)
+    jpeg = ALTERATIONS["jpeg-q30"](item)
+    brighter = ALTERATIONS["brighter"](item)
+    arrays = {"jpeg": jpeg, "brighter": brighter, "original": item}
+    assert detail(np.asarray(jpeg)) < 0.4 * detail(np.asarray(item))
+    c = [
+        Candidate(tmp_path / f"{n}.png", 28, 28, 900 + k, "PNG", detail=detail(np.asarray(a)))
+        for k, (n, a) in enumerate(arrays.items())
+    ]
+    close = np.array([[0, 0.9, 0.1], [0.9, 0, 0.1], [0.1, 0.1, 0]])
+    keep, why = choose_keep(c, closeness=close)
+    assert keep == 2 and "not a lossy copy" not in why  # the brighter copy stays in the running
+    assert choose_keep(c[:1] + c[2:], closeness=close[[0, 2]][:, [0, 2]]) == (
+        1,
+        "as many pixels as any, not a lossy copy",
+    )
 
 
 def test_the_journal_records_the_policy(family: Path, tmp_path: Path) -> None:

@@ -21,7 +21,15 @@ import numpy as np
 from lookalike.collection import Collection
 from lookalike.errors import NotIndexedError
 from lookalike.grouping.decisions import not_duplicate_pairs
-from lookalike.grouping.keep import DEFAULT_POLICY, Candidate, check_policy, choose_keep, describe
+from lookalike.grouping.keep import (
+    DEFAULT_POLICY,
+    DETAIL_SIDE,
+    Candidate,
+    check_policy,
+    choose_keep,
+    describe,
+    detail,
+)
 from lookalike.grouping.linkage import Pair, link, pair
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import (
@@ -81,23 +89,23 @@ def _members(
     content: dict[int, float],
     policy: str,
     verdicts: dict[Pair, Verdict] | None = None,
+    details: dict[int, float] | None = None,
 ) -> tuple[list[Member], str]:
     """The group's members, the one to keep first, and why it is kept. Content shares
     count only where every member has one (each was verified)."""
     if not all(i in content for i in ids):
         content = {}
-    connectivity = dict.fromkeys(ids, 0.0)
+    at = {i: k for k, i in enumerate(ids)}
+    closeness = np.zeros((len(ids), len(ids)))
     pairs = _pairs(ids)
     verdicts = verdicts or {}
     if pairs and all(p in verdicts for p in pairs):  # closeness on the pixels
         for a, b in pairs:
-            d = verdicts[(a, b)].signals.difference
-            connectivity[a] -= d
-            connectivity[b] -= d
+            closeness[at[a], at[b]] = closeness[at[b], at[a]] = -verdicts[(a, b)].signals.difference
     else:
         for a, b, s in sims:
-            connectivity[a] += s
-            connectivity[b] += s
+            closeness[at[a], at[b]] = closeness[at[b], at[a]] = s
+    details = details or {}
     cands = [
         Candidate(
             col.root / rows[i].path,
@@ -106,11 +114,11 @@ def _members(
             rows[i].size,
             rows[i].format,
             content.get(i, 1.0),
-            connectivity[i],
+            details.get(i),
         )
         for i in ids
     ]
-    keep, why = choose_keep(cands, policy)
+    keep, why = choose_keep(cands, policy, closeness)
     members = [
         Member(i, c.path, c.width, c.height, c.size, c.format, k == keep)
         for k, (i, c) in enumerate(zip(ids, cands, strict=True))
@@ -120,6 +128,15 @@ def _members(
 
 def _pairs(ids: list[int]) -> list[Pair]:
     return [pair(a, b) for k, a in enumerate(ids) for b in ids[k + 1 :]]
+
+
+def _details(judge: Verifier | None, ids: list[int]) -> dict[int, float]:
+    """The keep rule's lossy-copy measure for a group of small pictures (each at most
+    ``DETAIL_SIDE`` px, so its fingerprint holds every pixel); empty otherwise."""
+    prints = [judge.prints.get(i) for i in ids] if judge is not None else []
+    if not prints or any(fp is None or max(fp.width, fp.height) > DETAIL_SIDE for fp in prints):
+        return {}
+    return {i: detail(fp.full) for i, fp in zip(ids, prints, strict=True) if fp is not None}
 
 
 def _pairwise(ids: list[int], vectors: dict[int, np.ndarray]) -> list[tuple[int, int, float]]:
@@ -228,7 +245,8 @@ def find_duplicates(
         for ids in found:
             sims = _pairwise(ids, by_id)
             mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
-            members, why = _members(col, ids, rows, sims, content, keep, mine)
+            small = _details(judge, ids) if tier == "near" and keep != "largest" else {}
+            members, why = _members(col, ids, rows, sims, content, keep, mine, small)
             groups.append(Group(len(groups) + 1, tier, members, sims, mine, why))
     if progress:
         progress(Progress("group", 1, 1))
