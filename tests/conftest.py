@@ -70,7 +70,7 @@ def photos(tmp_path: Path, _collection_template: Path) -> Path:
 @pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every file the embedding pipeline decodes from now on (the real decoder runs)."""
-    import lookalike.core.embedding as embedding
+    import lookalike.engines.local as embedding
 
     seen: list[str] = []
     real_read = embedding.read_image

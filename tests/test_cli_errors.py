@@ -158,6 +158,7 @@ def test_error_is_one_line_and_exit_2(
         ("skimage", ["evaluate-groups", "--out", "{dir}/set"], "samples"),
         ("pymilvus", ["index", "{dir}", "--backend", "milvus", "--uri", "{dir}/m.db"], "milvus"),
         ("fastapi", ["serve", "{dir}"], "serve"),
+        ("ray", ["index", "{dir}", "--engine", "ray"], "ray"),
     ],
 )
 def test_a_missing_extra_is_one_line_naming_it(

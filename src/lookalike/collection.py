@@ -30,6 +30,7 @@ from lookalike.core.search_indexes import LoadedIndex
 from lookalike.core.vector_sets import collection_info, select_set
 from lookalike.encoders import Encoder
 from lookalike.encoders.resolve import resolve_encoder
+from lookalike.engines import Engine, create_engine
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, NotIndexedError
 from lookalike.imageio import read_image
 from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
@@ -164,6 +165,8 @@ class Collection:
         index_options: dict[str, Any] | None = None,
         also: Sequence[Encoder] = (),
         make_default: bool = True,
+        engine: str | Engine = "local",
+        engine_options: dict[str, Any] | None = None,
     ) -> IndexReport:
         """Embed new and changed images, drop deleted ones, and report what happened.
 
@@ -178,14 +181,27 @@ class Collection:
         moment resumes from the last vectors written (every ``flush_images`` images or
         ``flush_seconds`` seconds). ``index`` picks the search index kind (``auto``,
         ``exact``, ``hnsw``, ``ivf``, ``ivfpq``, ``lsh``, ``milvus``) with
-        ``index_options``; the choice is remembered for the vector set.
+        ``index_options``; the choice is remembered for the vector set. ``engine`` says
+        where images are decoded and encoded: ``local`` threads, or ``ray`` (Ray Data on a
+        local Ray, or a cluster named by ``engine_options={"address": ...}``); the vectors
+        and the catalogue are the same either way.
         """
         if encoder is None:
             opts: dict[str, Any] = {"pooling": pooling} if pooling else {}
             encoder = resolve_encoder(model, self.db, **opts)
         members = [encoder, *(e for e in also if e.key != encoder.key)]
+        runner = (
+            create_engine(engine, **(engine_options or {})) if isinstance(engine, str) else engine
+        )
         run = RunSettings(
-            batch_size, workers, flush_images, flush_seconds, progress, should_stop, make_default
+            batch_size,
+            workers,
+            flush_images,
+            flush_seconds,
+            progress,
+            should_stop,
+            make_default,
+            runner,
         )
         try:
             with writer_lock(self.db, str(self.root)):
@@ -197,6 +213,8 @@ class Collection:
                 )  # fmt: skip
         finally:
             self.parts.indexes.clear()
+            if runner is not engine:  # made here: released here
+                runner.close()
 
     # -- search -------------------------------------------------------------------------
     @_serialised

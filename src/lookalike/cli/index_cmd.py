@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,6 +16,9 @@ from lookalike.cli.console import err, index_progress, out
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.config import MILVUS_TOKEN_ENV as TOKEN_ENV
 from lookalike.results import IndexReport
+
+if TYPE_CHECKING:
+    from lookalike.engines import Engine
 
 SHOW_SKIPPED = 15
 
@@ -88,6 +93,15 @@ def index_choice(
     return "milvus", milvus_options(kind, uri, options)
 
 
+@contextlib.contextmanager
+def runner_closed(engine: Engine) -> Iterator[Engine]:
+    """The engine, released (a local Ray it started stopped) when the run ends."""
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
@@ -141,12 +155,31 @@ def register(app: typer.Typer) -> None:
         token: Annotated[
             str | None, typer.Option(help=f"Milvus token (or ${TOKEN_ENV}); never saved.")
         ] = None,
+        engine: Annotated[
+            str,
+            typer.Option(
+                help="Where images are decoded and encoded: local (threads) or ray "
+                "(Ray Data; pip install 'lookalike[ray]')."
+            ),
+        ] = "local",
+        ray_address: Annotated[
+            str | None,
+            typer.Option(
+                help="--engine ray: join this Ray cluster (auto, ray://host:10001); "
+                "its workers must see FOLDER at the same path. Default: a local Ray."
+            ),
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Index a folder: embed new and changed images, drop deleted ones."""
         from lookalike.collection import Collection
         from lookalike.encoders import resolve_encoder
 
+        if ray_address and engine != "ray":
+            raise typer.BadParameter("--ray-address goes with --engine ray", param_hint="--engine")
+        from lookalike.engines import create_engine
+
+        runner = create_engine(engine, **({"address": ray_address} if ray_address else {}))
         col = Collection.open(folder, db=db)
         opts: dict[str, Any] = {}
         if pooling:
@@ -159,7 +192,7 @@ def register(app: typer.Typer) -> None:
             err.print(f"Loading encoder {model}…", highlight=False)
         encoder = resolve_encoder(model, col.db, **opts)
         kind, index_options = index_choice(index, index_opt or [], backend, uri, token)
-        with col, index_progress(enabled=not quiet) as tick:
+        with col, runner_closed(runner), index_progress(enabled=not quiet) as tick:
             report = col.index(
                 encoder,
                 batch_size=batch_size,
@@ -167,5 +200,6 @@ def register(app: typer.Typer) -> None:
                 progress=tick,
                 index=kind,
                 index_options=index_options,
+                engine=runner,
             )
         print_report(report)

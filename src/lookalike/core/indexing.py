@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lookalike.core.embedding import embed_files
 from lookalike.core.search_indexes import SearchIndexes
 from lookalike.encoders import Encoder
 from lookalike.encoders.joint import JointEncoder
+from lookalike.engines import Engine, LocalEngine
 from lookalike.errors import NoImagesError
 from lookalike.imageio import FileEntry, walk_files
 from lookalike.results import IndexReport, Progress, Skipped
@@ -85,6 +85,8 @@ class RunSettings:
     #: Make the first encoder's set the collection's default (``index``, the UI's Search
     #: page); evaluation fills sets without changing what everyday commands use.
     make_default: bool = True
+    #: Where decoding and encoding run (the local threads unless given).
+    engine: Engine | None = None
 
 
 def run_index(
@@ -207,7 +209,8 @@ def embed_run(
 
     if progress:
         progress(Progress("embed", 0, len(todo)))
-    stream = embed_files(
+    engine = settings.engine or LocalEngine()
+    stream = engine.stream(
         root,
         todo,
         encoder,

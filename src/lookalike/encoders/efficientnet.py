@@ -187,6 +187,7 @@ class FeatureNetwork:
         threads: int | None,
         precision: str = "fp32",
     ) -> None:
+        self._args = (variant, poolings, size, version, runtime, threads, precision)
         self.variant, self.poolings, self.size = variant, poolings, size
         self.precision = precision
         self.path = (
@@ -245,6 +246,14 @@ class FeatureNetwork:
     def close(self) -> None:
         self._session = None
         self._torch = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its settings (a distributed engine ships encoders to its workers);
+        each copy starts its own session from the cached graph."""
+        return {"args": self._args}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(*state["args"])  # type: ignore[misc]
 
 
 class EfficientNetLiteEncoder(Encoder):

@@ -1,4 +1,4 @@
-"""The embedding pipeline: decode files and encode them, in parallel, in batches.
+"""The local engine: decode files and encode them, in parallel threads, in batches.
 
 Each worker thread takes a batch of files, decodes them (Pillow releases the GIL) and
 runs the encoder on them (ONNX Runtime and PyTorch release it too), so N workers keep N
@@ -8,7 +8,7 @@ as they complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +61,7 @@ def embed_files(
     batch_size: int = 32,
     workers: int | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> Iterator[EmbeddedBatch]:
+) -> Generator[EmbeddedBatch, None, None]:
     """Yield embedded batches as they finish. ``workers=0`` runs in the calling thread.
 
     At most ``2 * workers`` batches are in flight, so memory stays bounded however large
@@ -97,3 +97,31 @@ def embed_files(
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class LocalEngine:
+    """Embeds in this process: ``workers`` threads, each decoding and encoding a batch."""
+
+    name = "local"
+
+    def stream(
+        self,
+        root: Path,
+        entries: Sequence[FileEntry],
+        encoder: Encoder,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generator[EmbeddedBatch, None, None]:
+        """Embedded batches as they finish (see :func:`embed_files`)."""
+        return embed_files(
+            root, entries, encoder, batch_size=batch_size, workers=workers, should_stop=should_stop
+        )
+
+    def describe(self) -> str:
+        """The engine in words."""
+        return "local threads"
+
+    def close(self) -> None:
+        """Nothing to release."""

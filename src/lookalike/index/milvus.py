@@ -2,6 +2,9 @@
 MilvusClient. A file path as ``uri`` runs embedded Milvus Lite (no server); an
 ``http://host:19530`` URI (plus a token) talks to a Milvus standalone or cluster.
 
+Reads use Strong consistency, so a search or count right after a write or a delete sees
+it (a server's default, Bounded, can return a deleted image for a moment).
+
 Each row holds the file id, its path (so other Milvus clients can read results without
 the catalogue) and the vector. The index type and metric come from lookalike's options.
 """
@@ -24,6 +27,8 @@ from lookalike.index.base import Hits, Ids, VectorIndex
 TOKEN_ENV = MILVUS_TOKEN_ENV
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 1000
+#: Every read sees every write and delete that came before it.
+CONSISTENCY = "Strong"
 
 
 def _client(uri: str, token: str | None) -> Any:
@@ -141,7 +146,9 @@ class MilvusIndex(VectorIndex):
             metric_type=self._metric_type,
             params=self.index_params,
         )
-        c.create_collection(self.collection, schema=schema, index_params=ip)
+        c.create_collection(
+            self.collection, schema=schema, index_params=ip, consistency_level=CONSISTENCY
+        )
 
     @_typed_errors
     def add(
@@ -161,7 +168,9 @@ class MilvusIndex(VectorIndex):
         ids = [int(i) for i in np.asarray(ids, np.int64).tolist()]
         if not ids:
             return 0
-        found = self._client.get(self.collection, ids=ids, output_fields=["id"])
+        found = self._client.get(
+            self.collection, ids=ids, output_fields=["id"], consistency_level=CONSISTENCY
+        )
         present = {int(r["id"]) for r in found}
         if present:
             self._client.delete(self.collection, ids=sorted(present))
@@ -176,6 +185,7 @@ class MilvusIndex(VectorIndex):
             data=[row.tolist() for row in q],
             limit=k,
             search_params={"metric_type": self._metric_type, "params": self.search_params},
+            consistency_level=CONSISTENCY,
         )
         width = max((len(r) for r in res), default=0)
         scores = np.full((len(q), width), np.nan, np.float32)
@@ -191,7 +201,11 @@ class MilvusIndex(VectorIndex):
     @_typed_errors
     def ids(self) -> Ids:
         it = self._client.query_iterator(
-            self.collection, batch_size=_BATCH * 4, filter="id >= 0", output_fields=["id"]
+            self.collection,
+            batch_size=_BATCH * 4,
+            filter="id >= 0",
+            output_fields=["id"],
+            consistency_level=CONSISTENCY,
         )
         found: list[int] = []
         while True:
@@ -204,7 +218,11 @@ class MilvusIndex(VectorIndex):
 
     @_typed_errors
     def __len__(self) -> int:
-        return int(self._client.get_collection_stats(self.collection).get("row_count", 0))
+        # the stored row count lags deletes on a server; a Strong count(*) does not
+        res = self._client.query(
+            self.collection, filter="", output_fields=["count(*)"], consistency_level=CONSISTENCY
+        )
+        return int(res[0]["count(*)"]) if res else 0
 
     @property
     def memory_bytes(self) -> int:

@@ -1,0 +1,128 @@
+"""The Ray engine against the local one: the same vectors, skipped files and reasons, the
+same incremental and resumable runs, on one node and on a two-node cluster.
+
+Each test has a timeout, so a stalled Ray pipeline fails instead of hanging."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookalike import Collection
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.timeout(240)
+TESTS = str(Path(__file__).parent)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ray_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Ray's temporary files in a test folder; its workers import the test encoder from
+    this folder (as a plugin would be importable on a cluster's workers)."""
+    saved = {k: os.environ.get(k) for k in ("RAY_TMPDIR", "PYTHONPATH")}
+    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("ray"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS, saved["PYTHONPATH"]) if p)
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _vectors(root: Path) -> dict[str, np.ndarray]:
+    with Collection.open(root) as col:
+        table = col.vectors(model="test-tiny")
+        return {p: table.vectors[k] for k, p in enumerate(table.paths)}
+
+
+def _skipped(root: Path) -> dict[str, str]:
+    with Collection.open(root) as col:
+        return {s.path: s.reason for s in col.info().skipped}
+
+
+def _pair(photos: Path, tmp_path: Path) -> tuple[Path, Path]:
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photos / "notes.png").write_text("text, not pixels")
+    other = tmp_path / "copy"
+    shutil.copytree(photos, other)
+    return photos, other
+
+
+def test_ray_engine_matches_local_and_runs_incrementally(photos: Path, tmp_path: Path) -> None:
+    local, distributed = _pair(photos, tmp_path)
+    with Collection.open(local) as col:
+        a = col.index(model="test-tiny", batch_size=4)
+    with Collection.open(distributed) as col:
+        b = col.index(model="test-tiny", batch_size=4, engine="ray")
+    assert not ray.is_initialized()  # the local Ray it started is stopped again
+    assert (b.indexed, b.newly_skipped) == (a.indexed, a.newly_skipped) == (24, 2)
+    va, vb = _vectors(local), _vectors(distributed)
+    assert va.keys() == vb.keys()
+    for path, v in va.items():
+        w = vb[path]
+        assert float(v @ w / (np.linalg.norm(v) * np.linalg.norm(w))) >= 0.9999, path
+    assert _skipped(local) == _skipped(distributed) and len(_skipped(local)) == 2
+
+    # a changed file and a new one: only those two are embedded again
+    first, second = sorted(distributed.glob("*-*.jpg"))[:2]
+    shutil.copy(second, first)
+    shutil.copy(first, distributed / "new.jpg")
+    with Collection.open(distributed) as col:
+        again = col.index(model="test-tiny", engine="ray")
+    assert (again.indexed, again.unchanged) == (2, 23)
+    assert np.allclose(_vectors(distributed)["new.jpg"], _vectors(distributed)[first.name])
+
+
+def test_a_stopped_ray_run_resumes_without_loss_or_duplicates(photos: Path) -> None:
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    with Collection.open(photos) as col:
+        first = col.index(
+            model="test-tiny", batch_size=4, engine="ray", should_stop=stop, flush_images=4
+        )
+        assert first.interrupted and 0 < first.indexed < 24
+        rest = col.index(model="test-tiny", batch_size=4, engine="ray")
+        assert rest.indexed == 24 - first.indexed and not rest.interrupted
+        table = col.vectors(model="test-tiny")
+        assert len(table) == 24 and len(set(table.paths)) == 24
+        assert len(set(table.ids.tolist())) == 24
+
+
+def test_two_node_cluster_gives_the_one_node_catalogue(photos: Path, tmp_path: Path) -> None:
+    from ray.cluster_utils import Cluster
+
+    one, two = _pair(photos, tmp_path)
+    with Collection.open(one) as col:
+        col.index(model="test-tiny", batch_size=4, engine="ray")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        with Collection.open(two) as col:
+            report = col.index(
+                model="test-tiny",
+                batch_size=4,
+                engine="ray",
+                engine_options={"address": cluster.address},
+            )
+        assert report.indexed == 24
+        assert len(cluster.list_all_nodes()) == 2 and not ray.is_initialized()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    va, vb = _vectors(one), _vectors(two)
+    assert va.keys() == vb.keys() and all(np.allclose(va[p], vb[p]) for p in va)
+    assert _skipped(one) == _skipped(two)
