@@ -1,17 +1,22 @@
-"""The Ray engine: the local engine's decode and encode functions as Ray Data stages.
+"""The Ray engine: the local engine's decode and encode function on Ray Data.
 
 File entries (path, size, modification time: the index run already chose the new and
-changed ones) become a Ray dataset; decoding runs in Ray tasks, encoding in an actor
-pool whose actors each load the encoder once (one ONNX thread each, or a GPU where an
-actor is given one), and the vectors stream back to this process, which writes them to
-the catalogue and vector store exactly as the local engine's: flushed every few
-thousand images or seconds, so a killed run resumes after the last flush.
+changed ones) become a Ray dataset, mapped in batches by an actor pool whose actors each
+load the encoder once (one ONNX thread each, or a GPU where an actor is given one) and
+run the local engine's :func:`embed_batch` (decode straight to the encoder's size, then
+encode). Decoding inside the actor is what Ray Data does anyway with a decode stage in
+front of an actor stage (it fuses them), and it keeps pixels out of Ray's object store:
+only paths go in and vectors come out. A separate stage of decode tasks measured 15%
+slower here (20.6 s against 17.6 s for 2,000 photos). The vectors stream back to this
+process, which writes them to the catalogue and vector store exactly as the local
+engine's: flushed every few thousand images or seconds, so a killed run resumes after
+the last flush.
 
 Without an address a local Ray is started for the run (and stopped after it); with one
 (``auto``, ``ray://host:10001`` or ``host:6379``) the run joins that cluster, whose
 workers must see the collection's folder at the same path (a shared file system).
 
-Every stage asks for a fraction of a CPU: on a small machine a reader plus whole-CPU
+Every actor asks for a fraction of a CPU: on a small machine a reader plus whole-CPU
 actors can wait on each other's budget forever.
 """
 
@@ -29,59 +34,41 @@ from numpy.typing import NDArray
 
 from lookalike.config import default_workers
 from lookalike.encoders.base import Encoder
-from lookalike.engines.local import EmbeddedBatch
-from lookalike.errors import ImageDecodeError, LookalikeError, require_module
-from lookalike.imageio import FileEntry, read_image
+from lookalike.engines.local import EmbeddedBatch, embed_batch
+from lookalike.errors import LookalikeError, require_module
+from lookalike.imageio import FileEntry
 from lookalike.store.catalog import FileRecord
 
-#: CPU share each stage asks Ray for (see the module docstring).
+#: CPU share each actor asks Ray for (see the module docstring).
 STAGE_CPUS = 0.5
-_TEXT = ("relpath", "sha256", "format", "error")
 
 
-def decode_rows(batch: dict[str, NDArray[Any]], root: str, size: int) -> dict[str, NDArray[Any]]:
-    """Ray task: decode each file of the batch to ``size`` x ``size`` pixels; an
-    unreadable file keeps its row with the reason (and blank pixels)."""
-    n = len(batch["relpath"])
-    pixels = np.zeros((n, size, size, 3), np.uint8)
-    out: dict[str, list[Any]] = {k: [] for k in ("sha256", "width", "height", "format", "error")}
-    for k, rel in enumerate(batch["relpath"].tolist()):
-        try:
-            img = read_image(Path(root) / rel, size=size)
-        except ImageDecodeError as exc:
-            for key, value in (("sha256", ""), ("width", 0), ("height", 0), ("format", "")):
-                out[key].append(value)
-            out["error"].append(exc.reason)
-            continue
-        pixels[k] = img.pixels
-        out["sha256"].append(img.sha256)
-        out["width"].append(img.width or 0)
-        out["height"].append(img.height or 0)
-        out["format"].append(img.format or "")
-        out["error"].append("")
-    return {
-        "relpath": batch["relpath"],
-        "size": batch["size"],
-        "mtime_ns": batch["mtime_ns"],
-        **{k: np.asarray(v, object if k in _TEXT else np.int64) for k, v in out.items()},
-        "pixels": pixels,
-    }
+class EmbedActor:
+    """Ray actor: holds one encoder (built once per actor) and decodes and encodes each
+    batch with the local engine's own :func:`embed_batch`."""
 
-
-class EncodeActor:
-    """Ray actor: holds one encoder (built once) and encodes the readable rows."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self.encoder = encoder
+    def __init__(self, encoder: Encoder, root: str) -> None:
+        self.encoder, self.root = encoder, Path(root)
 
     def __call__(self, batch: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
-        ok = np.asarray([not e for e in batch["error"].tolist()], bool)
-        vectors = np.zeros((len(ok), self.encoder.dim), np.float32)
-        if ok.any():
-            pixels = batch["pixels"][ok]
-            vectors[ok] = self.encoder.encode(pixels, batch_size=max(1, len(pixels)))
-        rest = {k: v for k, v in batch.items() if k != "pixels"}
-        return {**rest, "vector": vectors}
+        columns = zip(batch["relpath"].tolist(), batch["size"], batch["mtime_ns"], strict=True)
+        entries = [FileEntry(r, int(size), int(mtime)) for r, size, mtime in columns]
+        done = embed_batch(self.root, entries, self.encoder)
+        vectors = np.zeros((len(entries), self.encoder.dim), np.float32)
+        ok = np.asarray([r.error is None for r in done.records], bool)
+        vectors[ok] = done.vectors
+        recs = done.records
+        return {
+            "relpath": batch["relpath"],
+            "size": batch["size"],
+            "mtime_ns": batch["mtime_ns"],
+            "sha256": np.asarray([r.sha256 or "" for r in recs], object),
+            "width": np.asarray([r.width or 0 for r in recs], np.int64),
+            "height": np.asarray([r.height or 0 for r in recs], np.int64),
+            "format": np.asarray([r.format or "" for r in recs], object),
+            "error": np.asarray([r.error or "" for r in recs], object),
+            "vector": vectors,
+        }
 
 
 def to_embedded(batch: dict[str, NDArray[Any]]) -> EmbeddedBatch:
@@ -185,18 +172,11 @@ class RayEngine:
         rows = [{"relpath": e.relpath, "size": e.size, "mtime_ns": e.mtime_ns} for e in entries]
         blocks = max(1, min(len(rows) // max(1, batch_size), 4 * max(1, int(cpus))))
         ds = data.from_items(rows, override_num_blocks=blocks)
-        ds = ds.map_batches(
-            decode_rows,
-            fn_kwargs={"root": str(root), "size": encoder.preprocess.size},
-            batch_size=batch_size,
-            batch_format="numpy",
-            num_cpus=STAGE_CPUS,
-        )
         with warnings.catch_warnings():  # the restart setting's argument is deprecated
             warnings.filterwarnings("ignore", message=".*ray_remote_args_fn.*")
             ds = ds.map_batches(
-                EncodeActor,
-                fn_constructor_args=(encoder,),
+                EmbedActor,
+                fn_constructor_args=(encoder, str(root)),
                 compute=ActorPoolStrategy(size=actors),
                 batch_size=batch_size,
                 batch_format="numpy",

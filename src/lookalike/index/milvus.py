@@ -2,8 +2,17 @@
 MilvusClient. A file path as ``uri`` runs embedded Milvus Lite (no server); an
 ``http://host:19530`` URI (plus a token) talks to a Milvus standalone or cluster.
 
-Reads use Strong consistency, so a search or count right after a write or a delete sees
-it (a server's default, Bounded, can return a deleted image for a moment).
+Consistency: counts, listings and lookups see every client's writes and deletes
+(Strong, which waits for the server's clock tick: about 400 ms on a local server).
+Searches do too for 30 seconds after this process wrote or deleted anything (a deleted
+image is never returned to the process that deleted it); otherwise they use the
+``consistency`` option, Session by default (about 2 ms a query), which may return a
+deleted image for a few seconds after another process deleted it; pass
+``consistency=Strong`` (``--index-opt consistency=Strong``) to rule that out at that
+cost. Saving the index at the end of a run flushes the writes and waits until the vector
+index covers them; the server then loads the indexed segments within about 10 s (until
+then rows are searched with a coarse interim index: recall@10 0.66 rising to 0.997 on
+20,000 vectors).
 
 Each row holds the file id, its path (so other Milvus clients can read results without
 the catalogue) and the vector. The index type and metric come from lookalike's options.
@@ -12,7 +21,9 @@ the catalogue) and the vector. The index type and metric come from lookalike's o
 from __future__ import annotations
 
 import functools
+import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,8 +38,14 @@ from lookalike.index.base import Hits, Ids, VectorIndex
 TOKEN_ENV = MILVUS_TOKEN_ENV
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 1000
-#: Every read sees every write and delete that came before it.
+#: Counts, listings and lookups see every write and delete that came before them.
 CONSISTENCY = "Strong"
+#: Searches by default (Strong costs 400 ms a query; see the module docstring).
+SEARCH_CONSISTENCY = "Session"
+#: Seconds after a write or delete during which this process's searches are Strong.
+STRONG_AFTER_WRITE = 30.0
+#: Longest wait (seconds) for the server to index what a run wrote.
+INDEX_WAIT = 600.0
 
 
 def _client(uri: str, token: str | None) -> Any:
@@ -98,8 +115,11 @@ class MilvusIndex(VectorIndex):
         index_params: dict[str, Any] | None = None,
         search_params: dict[str, Any] | None = None,
         token: str | None = None,
+        consistency: str = SEARCH_CONSISTENCY,
     ) -> None:
         super().__init__(dim, metric)
+        self.consistency = consistency
+        self._wrote = -math.inf  # monotonic time of this object's last write
         self.uri = str(uri)
         self.collection = collection
         self.index_type = index_type.upper()
@@ -121,6 +141,7 @@ class MilvusIndex(VectorIndex):
             "index_type": self.index_type,
             "index_params": self.index_params,
             "search_params": self.search_params,
+            "consistency": self.consistency,
         }
 
     @property
@@ -162,6 +183,7 @@ class MilvusIndex(VectorIndex):
                 for j, i in enumerate(ids[s : s + _BATCH].tolist())
             ]
             self._client.upsert(self.collection, rows)
+        self._wrote = time.monotonic()
 
     @_typed_errors
     def remove(self, ids: Ids) -> int:
@@ -174,7 +196,12 @@ class MilvusIndex(VectorIndex):
         present = {int(r["id"]) for r in found}
         if present:
             self._client.delete(self.collection, ids=sorted(present))
+            self._wrote = time.monotonic()
         return len(present)
+
+    def _search_consistency(self) -> str:
+        recent = time.monotonic() - self._wrote < STRONG_AFTER_WRITE
+        return CONSISTENCY if recent else self.consistency
 
     @_typed_errors
     def search(self, queries: NDArray[np.float32], k: int) -> Hits:
@@ -185,7 +212,7 @@ class MilvusIndex(VectorIndex):
             data=[row.tolist() for row in q],
             limit=k,
             search_params={"metric_type": self._metric_type, "params": self.search_params},
-            consistency_level=CONSISTENCY,
+            consistency_level=self._search_consistency(),
         )
         width = max((len(r) for r in res), default=0)
         scores = np.full((len(q), width), np.nan, np.float32)
@@ -234,8 +261,22 @@ class MilvusIndex(VectorIndex):
         if self._client.has_collection(self.collection):
             self._client.drop_collection(self.collection)
 
+    @_typed_errors
+    def flush(self, timeout: float = INDEX_WAIT) -> None:
+        """Seal what was written and wait (up to ``timeout`` seconds) until the vector
+        index covers it."""
+        c = self._client
+        c.flush(self.collection)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = c.describe_index(self.collection, "vector") or {}
+            if not int(info.get("pending_index_rows", 0) or 0):
+                return
+            time.sleep(0.25)
+
     def _save(self, folder: Path) -> None:
-        """Milvus persists its own data; only the settings file is written."""
+        """Milvus persists its own data: flush it; only the settings file is written."""
+        self.flush()
 
     def _load(self, folder: Path) -> None:
         """Nothing to read: the constructor reconnected."""
