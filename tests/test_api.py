@@ -3,6 +3,7 @@ server as a real uvicorn process."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -289,6 +290,97 @@ def test_real_server_concurrency_and_sigterm_drain(served: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _start_server(root: Path, port: int, delay: float = 0.0) -> subprocess.Popen[str]:
+    """``lookalike serve`` in a real process; ``delay`` slows the encoder (seconds per
+    image) so that an upload's index run is still in flight when the test acts."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import conftest; "
+        "from lookalike.encoders import register_encoder; "
+        f"register_encoder('test-tiny', lambda **kw: conftest.TinyEncoder(delay={delay}, **kw), "
+        "replace=True); "
+        "from lookalike.cli.main import main; "
+        f"sys.exit(main(['serve', {str(root)!r}, '--port', '{port}']))"
+    )
+    env = {**os.environ, "LOOKALIKE_TOKEN": TOKEN}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
+
+
+def _wait_up(base: str) -> None:
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", headers=AUTH).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not start")
+
+
+def test_an_upload_killed_in_flight_leaves_the_catalogue_consistent(served: Path) -> None:
+    """SIGKILL while an upload is being indexed: after a restart the image is either fully
+    indexed or absent, and a re-upload is indexed once."""
+    import httpx
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start_server(served, port, delay=2.0)
+    picture = png(scene("shapes", 9090))
+    try:
+        _wait_up(base)
+
+        def upload() -> None:
+            with contextlib.suppress(httpx.TransportError):
+                httpx.post(
+                    f"{base}/collections/photos/images",
+                    files={"image": ("killed.png", picture, "image/png")},
+                    headers=AUTH,
+                    timeout=30,
+                )
+
+        t = threading.Thread(target=upload)
+        t.start()
+        for _ in range(100):  # the file is stored, its index run is under way
+            if list((served / "uploads").glob("killed-*.png")):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.kill()
+        proc.wait(timeout=10)
+        t.join()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stored = list((served / "uploads").glob("killed-*.png"))
+    assert len(stored) == 1  # killed after the file was stored, during its index run
+    with Collection.open(served) as col:
+        table = col.vectors(model="test-tiny")
+        assert len(set(table.paths)) == len(table.paths) == len(table)  # nothing half-written
+        assert all((served / p).is_file() for p in table.paths)
+        indexed = [p for p in table.paths if p.startswith("uploads/killed-")]
+        assert len(indexed) <= 1 and all(served / p in stored for p in indexed)
+    # restarted: the next run picks up a stored but unindexed upload; a re-upload is indexed once
+    proc = _start_server(served, port)
+    try:
+        _wait_up(base)
+        again = httpx.post(
+            f"{base}/collections/photos/images",
+            files={"image": ("killed.png", picture, "image/png")},
+            headers=AUTH,
+            timeout=30,
+        )
+        assert again.status_code == 200, again.text
+        rel = again.json()["path"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    with Collection.open(served) as col:
+        table = col.vectors(model="test-tiny")
+        assert table.paths.count(rel) == 1 and len(set(table.paths)) == len(table.paths)
+        uploads = sorted(str(p.relative_to(served)) for p in (served / "uploads").glob("*.png"))
+        assert uploads == sorted(p for p in table.paths if p.startswith("uploads/"))
 
 
 def test_serve_refuses_an_open_address_without_a_token(served: Path) -> None:
