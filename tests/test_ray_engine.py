@@ -82,7 +82,17 @@ def test_ray_engine_matches_local_and_runs_incrementally(photos: Path, tmp_path:
     assert np.allclose(_vectors(distributed)["new.jpg"], _vectors(distributed)[first.name])
 
 
-def test_a_stopped_ray_run_resumes_without_loss_or_duplicates(photos: Path) -> None:
+@pytest.fixture
+def running_ray() -> Iterator[None]:
+    """A local Ray started by the caller: the engine uses it and leaves it running."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_a_stopped_ray_run_resumes_without_loss_or_duplicates(
+    photos: Path, running_ray: None
+) -> None:
     calls = {"n": 0}
 
     def stop() -> bool:
@@ -99,6 +109,7 @@ def test_a_stopped_ray_run_resumes_without_loss_or_duplicates(photos: Path) -> N
         table = col.vectors(model="test-tiny")
         assert len(table) == 24 and len(set(table.paths)) == 24
         assert len(set(table.ids.tolist())) == 24
+    assert ray.is_initialized()  # a Ray the engine did not start is not stopped
 
 
 def test_two_node_cluster_gives_the_one_node_catalogue(photos: Path, tmp_path: Path) -> None:

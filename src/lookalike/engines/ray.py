@@ -141,8 +141,9 @@ class RayEngine:
                 kwargs["runtime_env"] = {"env_vars": _inherited_env()}
             try:
                 ray.init(**kwargs)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise LookalikeError(f"could not start or join Ray: {exc}") from None
+            except Exception as exc:  # Ray raises bare exceptions, e.g. a start-up timeout
+                where = f"join Ray at {self.address}" if self.address else "start a local Ray"
+                raise LookalikeError(f"could not {where}: {exc}") from None
             self._started = True
         return ray
 
