@@ -27,6 +27,7 @@ from lookalike.grouping import (
 from lookalike.grouping.duplicates import verify_gate
 from lookalike.grouping.evaluate import pair_scores
 from lookalike.grouping.linkage import link
+from lookalike.grouping.verified import candidate_pairs
 from lookalike.results import KnnGraph
 from lookalike.store import Catalog, FileRecord, VectorStore
 
@@ -105,6 +106,20 @@ def test_chains_are_split_by_complete_linkage() -> None:
     assert link(graph, t) == [[1, 2, 3]]  # components alone chain
     groups = link(graph, t, vectors=lambda ids: v[[i - 1 for i in ids]])
     assert all(len(g) == 2 for g in groups) and len(groups) == 1
+
+
+def test_tiny_pictures_draw_candidates_from_deeper_neighbour_lists() -> None:
+    """A copy below the first ``depth`` look-alikes is a candidate only for a tiny picture."""
+    graph = KnnGraph(
+        np.array([1, 2]),
+        np.array([[3, 4, 2], [5, 6, 1]]),
+        np.array([[0.95, 0.94, 0.9], [0.97, 0.96, 0.9]], np.float32),
+    )
+    shallow = candidate_pairs(graph, 0.8, depth=2)
+    assert (1, 2) not in shallow and len(shallow) == 4
+    deep = candidate_pairs(graph, 0.8, depth=2, deep={1})
+    assert deep[(1, 2)] == pytest.approx(0.9) and len(deep) == 5
+    assert graph.first(2).neighbours.shape == (2, 2) and graph.first(5) is graph
 
 
 def test_decisions_persist(indexed: Path) -> None:

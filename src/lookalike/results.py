@@ -240,6 +240,12 @@ class KnnGraph:
     neighbours: NDArray[np.int64]
     similarities: NDArray[np.float32]
 
+    def first(self, k: int) -> KnnGraph:
+        """The same graph keeping each vector's ``k`` nearest only."""
+        if self.neighbours.shape[1] <= k:
+            return self
+        return KnnGraph(self.ids, self.neighbours[:, :k], self.similarities[:, :k])
+
 
 @dataclass(frozen=True)
 class Progress:

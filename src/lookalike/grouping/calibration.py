@@ -15,7 +15,13 @@ import numpy as np
 from lookalike.collection import Collection
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.datasets.duplicate_set import SPLITS, DuplicateSet
-from lookalike.grouping.duplicates import default_thresholds, find_duplicates
+from lookalike.grouping.duplicates import (
+    NEIGHBOURS,
+    TINY_NEIGHBOURS,
+    default_thresholds,
+    find_duplicates,
+    tiny_ids,
+)
 from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
@@ -187,8 +193,9 @@ def calibrate(
         cal, cal_col = halves["calibration"], cols["calibration"]
         table = cal_col.vectors(model=model, pooling=pooling)
         paths = dict(zip(table.ids.tolist(), table.paths, strict=True))
-        graph = knn_graph(cal_col, 10, model=model, pooling=pooling)
-        cands = candidate_pairs(graph, min(gates))
+        graph = knn_graph(cal_col, TINY_NEIGHBOURS, model=model, pooling=pooling)
+        deep = tiny_ids(cal_col.files([int(i) for i in table.ids]))
+        cands = candidate_pairs(graph, min(gates), depth=NEIGHBOURS, deep=deep)
         group_of = {p: i for i, g in enumerate(cal.groups) for p in g}
         none = Rule(0.0, 0.0, 0.0, 0.0)
         probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i])

@@ -41,7 +41,7 @@ from lookalike.grouping.reports import (
     Thresholds,
 )
 from lookalike.grouping.verified import candidate_pairs, verified_groups
-from lookalike.grouping.verify import Rules, Verdict, Verifier
+from lookalike.grouping.verify import TINY, Rules, Verdict, Verifier
 from lookalike.grouping.verify_fit import load_rules
 from lookalike.results import KnnGraph, Progress, Skipped
 from lookalike.store import FileRow
@@ -63,7 +63,7 @@ GENERIC = Thresholds(near=0.90, similar=0.75)
 #: With verification the near threshold only admits candidates, so it sits lower: the
 #: cosine above which nearly every true copy lies (calibration half of the hard set).
 VERIFY_GATES = {
-    ("efficientnet-lite0", "multi"): 0.75,
+    ("efficientnet-lite0", "multi"): 0.70,
 }
 GENERIC_GATE = 0.8
 
@@ -74,6 +74,15 @@ def verify_gate(encoder: str, pooling: str | None = None) -> float:
 
 
 NEIGHBOURS = 10
+#: Tiny pictures (icons, 28-px items) look alike by the hundred: a noisy or redrawn copy
+#: of one often sits below ten look-alikes in its original's neighbour list, so their
+#: candidate pairs come from this many neighbours (their verification is cheap).
+TINY_NEIGHBOURS = 40
+
+
+def tiny_ids(rows: dict[int, FileRow]) -> set[int]:
+    """The ids of tiny pictures (shorter side under the verifier's tiny limit)."""
+    return {i for i, r in rows.items() if min(r.width or 0, r.height or 0) < TINY}
 
 
 def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
@@ -197,8 +206,10 @@ def find_duplicates(
         sorted(chosen.get(g[0], g[0]) for g in map(sorted, by_hash.values())), dtype=np.int64
     )
 
+    deep = tiny_ids(rows) if verify else set()
     if graph is None:
-        graph = knn_graph(col, NEIGHBOURS, model=model, pooling=pooling, progress=progress)
+        k = TINY_NEIGHBOURS if deep else NEIGHBOURS
+        graph = knn_graph(col, k, model=model, pooling=pooling, progress=progress)
     blocked = not_duplicate_pairs(col)
 
     def vec(ids: list[int]) -> np.ndarray:
@@ -214,7 +225,9 @@ def find_duplicates(
             judge = Verifier(
                 verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
             )
-        candidates = candidate_pairs(graph, near, nodes=set(reps.tolist()), blocked=blocked)
+        candidates = candidate_pairs(
+            graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=NEIGHBOURS, deep=deep
+        )
 
         def cosine(a: int, b: int) -> float:
             va, vb = by_id[a], by_id[b]
@@ -227,8 +240,8 @@ def find_duplicates(
         near_groups, verdicts = verified_groups(candidates, judge, cosine, tick)
         unreadable = [Skipped(rows[i].path, r) for i, r in sorted(judge.failed.items())]
     else:
-        near_groups = link(graph, near, nodes=reps, blocked=blocked, vectors=vec)
-    loose = link(graph, similar, nodes=reps, blocked=blocked, vectors=vec)
+        near_groups = link(graph.first(NEIGHBOURS), near, nodes=reps, blocked=blocked, vectors=vec)
+    loose = link(graph.first(NEIGHBOURS), similar, nodes=reps, blocked=blocked, vectors=vec)
     near_of = {m: gi for gi, g in enumerate(near_groups) for m in g}
     similar_groups = []
     for g in loose:

@@ -29,14 +29,23 @@ def candidate_pairs(
     *,
     nodes: set[int] | None = None,
     blocked: set[Pair] = frozenset(),  # type: ignore[assignment]
+    depth: int | None = None,
+    deep: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> dict[Pair, float]:
     """The kNN graph's edges with cosine at least ``gate`` (between ``nodes`` only, none
-    the user blocked), each with its cosine."""
+    the user blocked), each with its cosine. With ``depth``, only each vector's ``depth``
+    nearest count, except for the ``deep`` ones, whose whole row does."""
     out: dict[Pair, float] = {}
     for r, i in enumerate(graph.ids.tolist()):
         if nodes is not None and i not in nodes:
             continue
-        for j, s in zip(graph.neighbours[r].tolist(), graph.similarities[r].tolist(), strict=True):
+        width = graph.neighbours.shape[1] if depth is None or i in deep else depth
+        row = zip(
+            graph.neighbours[r, :width].tolist(),
+            graph.similarities[r, :width].tolist(),
+            strict=True,
+        )
+        for j, s in row:
             if j < 0 or s < gate or (nodes is not None and j not in nodes):
                 continue
             key = pair(i, j)
