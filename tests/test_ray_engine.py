@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +23,17 @@ TESTS = str(Path(__file__).parent)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _ray_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _ray_env() -> Iterator[None]:
     """Ray's temporary files in a test folder; its workers import the test encoder from
     this folder (as a plugin would be importable on a cluster's workers)."""
     saved = {k: os.environ.get(k) for k in ("RAY_TMPDIR", "PYTHONPATH")}
-    os.environ["RAY_TMPDIR"] = str(tmp_path_factory.mktemp("ray"))
+    # a short folder: Ray's socket paths inside it must stay under the 107-byte limit
+    os.environ["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS, saved["PYTHONPATH"]) if p)
     yield
     if ray.is_initialized():
         ray.shutdown()
+    shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

@@ -139,11 +139,17 @@ class RayEngine:
                 kwargs["num_cpus"] = self.num_cpus or default_workers()
                 # workers import the same packages (and plugins) as this process
                 kwargs["runtime_env"] = {"env_vars": _inherited_env()}
-            try:
-                ray.init(**kwargs)
-            except Exception as exc:  # Ray raises bare exceptions, e.g. a start-up timeout
-                where = f"join Ray at {self.address}" if self.address else "start a local Ray"
-                raise LookalikeError(f"could not {where}: {exc}") from None
+            for attempt in (1, 2):  # a busy machine can miss Ray's 30-s start-up limit once
+                try:
+                    ray.init(**kwargs)
+                    break
+                except Exception as exc:  # Ray raises bare exceptions, e.g. a start-up timeout
+                    ray.shutdown()
+                    if attempt == 2 or self.address:
+                        where = (
+                            f"join Ray at {self.address}" if self.address else "start a local Ray"
+                        )
+                        raise LookalikeError(f"could not {where}: {exc}") from None
             self._started = True
         return ray
 
