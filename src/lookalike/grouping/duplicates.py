@@ -81,8 +81,9 @@ TINY_NEIGHBOURS = 40
 
 
 def tiny_ids(rows: dict[int, FileRow]) -> set[int]:
-    """The ids of tiny pictures (shorter side under the verifier's tiny limit)."""
-    return {i for i, r in rows.items() if min(r.width or 0, r.height or 0) < TINY}
+    """The ids of tiny pictures (shorter side under the verifier's tiny limit; a picture
+    of unknown size is not counted)."""
+    return {i for i, r in rows.items() if r.width and r.height and min(r.width, r.height) < TINY}
 
 
 def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
