@@ -229,27 +229,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _start_server(
+    root: Path, port: int, delay: float = 0.0, *, log: bool = False
+) -> subprocess.Popen[str]:
+    """``lookalike serve`` in a real process; ``delay`` slows the encoder (seconds per
+    image) so that an upload's index run is still in flight when the test acts; with
+    ``log`` its stderr (the request log) is kept for reading."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import conftest; "
+        "from lookalike.encoders import register_encoder; "
+        f"register_encoder('test-tiny', lambda **kw: conftest.TinyEncoder(delay={delay}, **kw), "
+        "replace=True); "
+        "from lookalike.cli.main import main; "
+        f"sys.exit(main(['serve', {str(root)!r}, '--port', '{port}']))"
+    )
+    env = {**os.environ, "LOOKALIKE_TOKEN": TOKEN}
+    stderr = subprocess.PIPE if log else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=stderr, text=True)
+
+
+def _wait_up(base: str) -> None:
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", headers=AUTH).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not start")
+
+
 def test_real_server_concurrency_and_sigterm_drain(served: Path) -> None:
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "LOOKALIKE_TOKEN": TOKEN}
-    code = (
-        "import sys; sys.path.insert(0, 'tests'); import conftest; "
-        "from lookalike.cli.main import main; "
-        f"sys.exit(main(['serve', {str(served)!r}, '--port', '{port}']))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True
-    )
+    proc = _start_server(served, port, log=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/health", headers=AUTH).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        _wait_up(base)
         name = a_file(served)
         upload = png(scene("shapes", 7))
         codes: list[int] = []
@@ -290,33 +308,6 @@ def test_real_server_concurrency_and_sigterm_drain(served: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-
-
-def _start_server(root: Path, port: int, delay: float = 0.0) -> subprocess.Popen[str]:
-    """``lookalike serve`` in a real process; ``delay`` slows the encoder (seconds per
-    image) so that an upload's index run is still in flight when the test acts."""
-    code = (
-        "import sys; sys.path.insert(0, 'tests'); import conftest; "
-        "from lookalike.encoders import register_encoder; "
-        f"register_encoder('test-tiny', lambda **kw: conftest.TinyEncoder(delay={delay}, **kw), "
-        "replace=True); "
-        "from lookalike.cli.main import main; "
-        f"sys.exit(main(['serve', {str(root)!r}, '--port', '{port}']))"
-    )
-    env = {**os.environ, "LOOKALIKE_TOKEN": TOKEN}
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.DEVNULL)
-
-
-def _wait_up(base: str) -> None:
-    import httpx
-
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/health", headers=AUTH).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
 
 
 def test_an_upload_killed_in_flight_leaves_the_catalogue_consistent(served: Path) -> None:

@@ -7,7 +7,7 @@ resumable rules. Engines register in one registry, built-ins like plugins.
 """
 
 from lookalike.engines.base import Engine
-from lookalike.engines.local import EmbeddedBatch, LocalEngine, embed_batch, embed_files
+from lookalike.engines.local import EmbeddedBatch, LocalEngine, embed_batch
 from lookalike.engines.registry import create_engine, list_engines, register_engine
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "LocalEngine",
     "create_engine",
     "embed_batch",
-    "embed_files",
     "list_engines",
     "register_engine",
 ]

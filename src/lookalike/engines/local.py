@@ -53,52 +53,6 @@ def embed_batch(root: Path, entries: Sequence[FileEntry], encoder: Encoder) -> E
     return EmbeddedBatch(records, vectors)
 
 
-def embed_files(
-    root: Path,
-    entries: Sequence[FileEntry],
-    encoder: Encoder,
-    *,
-    batch_size: int = 32,
-    workers: int | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Generator[EmbeddedBatch, None, None]:
-    """Yield embedded batches as they finish. ``workers=0`` runs in the calling thread.
-
-    At most ``2 * workers`` batches are in flight, so memory stays bounded however large
-    the collection. Closing the generator (or ``should_stop()``) cancels what has not begun.
-    """
-    batches = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
-    n = default_workers() if workers is None else int(workers)
-    if n <= 0:
-        for b in batches:
-            if should_stop and should_stop():
-                return
-            yield embed_batch(root, b, encoder)
-        return
-    pending: set[Future[EmbeddedBatch]] = set()
-    todo = iter(batches)
-    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="lookalike-embed")
-    try:
-        for b in todo:
-            pending.add(pool.submit(embed_batch, root, b, encoder))
-            if len(pending) >= 2 * n:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
-            if should_stop and should_stop():
-                break
-            for b in todo:
-                pending.add(pool.submit(embed_batch, root, b, encoder))
-                if len(pending) >= 2 * n:
-                    break
-    finally:
-        for fut in pending:
-            fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 class LocalEngine:
     """Embeds in this process: ``workers`` threads, each decoding and encoding a batch."""
 
@@ -114,10 +68,42 @@ class LocalEngine:
         workers: int | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Generator[EmbeddedBatch, None, None]:
-        """Embedded batches as they finish (see :func:`embed_files`)."""
-        return embed_files(
-            root, entries, encoder, batch_size=batch_size, workers=workers, should_stop=should_stop
-        )
+        """Yield embedded batches as they finish. ``workers=0`` runs in the calling thread.
+
+        At most ``2 * workers`` batches are in flight, so memory stays bounded however
+        large the collection. Closing the generator (or ``should_stop()``) cancels what has
+        not begun.
+        """
+        batches = [entries[i : i + batch_size] for i in range(0, len(entries), batch_size)]
+        n = default_workers() if workers is None else int(workers)
+        if n <= 0:
+            for b in batches:
+                if should_stop and should_stop():
+                    return
+                yield embed_batch(root, b, encoder)
+            return
+        pending: set[Future[EmbeddedBatch]] = set()
+        todo = iter(batches)
+        pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="lookalike-embed")
+        try:
+            for b in todo:
+                pending.add(pool.submit(embed_batch, root, b, encoder))
+                if len(pending) >= 2 * n:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+                if should_stop and should_stop():
+                    break
+                for b in todo:
+                    pending.add(pool.submit(embed_batch, root, b, encoder))
+                    if len(pending) >= 2 * n:
+                        break
+        finally:
+            for fut in pending:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def describe(self) -> str:
         """The engine in words."""

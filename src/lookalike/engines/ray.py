@@ -72,34 +72,20 @@ class EmbedActor:
 
 
 def to_embedded(batch: dict[str, NDArray[Any]]) -> EmbeddedBatch:
-    """A finished Ray batch as the index run's :class:`EmbeddedBatch`."""
-    records = []
-    ok = []
-    for k, rel in enumerate(batch["relpath"].tolist()):
-        error = str(batch["error"][k] or "")
-        ok.append(not error)
-        if error:
-            records.append(
-                FileRecord(rel, int(batch["size"][k]), int(batch["mtime_ns"][k]), error=error)
-            )
-        else:
-            records.append(
-                FileRecord(
-                    rel,
-                    int(batch["size"][k]),
-                    int(batch["mtime_ns"][k]),
-                    str(batch["sha256"][k]),
-                    int(batch["width"][k]) or None,
-                    int(batch["height"][k]) or None,
-                    str(batch["format"][k]) or None,
-                )
-            )
-    vectors = np.asarray(batch["vector"], np.float32)[np.asarray(ok, bool)]
-    return EmbeddedBatch(records, vectors)
+    """A finished Ray batch as the index run's :class:`EmbeddedBatch` (the inverse of
+    :class:`EmbedActor`'s columns: empty text and zero sizes stand for none)."""
+    columns = ("relpath", "size", "mtime_ns", "sha256", "width", "height", "format", "error")
+    rows = zip(*(batch[c].tolist() for c in columns), strict=True)
+    records = [
+        FileRecord(rel, int(size), int(mtime), *(v or None for v in rest))
+        for rel, size, mtime, *rest in rows
+    ]
+    ok = np.asarray([r.error is None for r in records], bool)
+    return EmbeddedBatch(records, np.asarray(batch["vector"], np.float32)[ok])
 
 
 class RayEngine:
-    """Embeds on Ray Data: decode tasks, then an actor pool of encoders."""
+    """Embeds on Ray Data: an actor pool of encoders, each decoding its own batches."""
 
     name = "ray"
 

@@ -211,6 +211,7 @@ def find_duplicates(
     if graph is None:
         k = TINY_NEIGHBOURS if deep else NEIGHBOURS
         graph = knn_graph(col, k, model=model, pooling=pooling, progress=progress)
+    nearest = graph.first(NEIGHBOURS)  # tiers link on these; only candidates go deeper
     blocked = not_duplicate_pairs(col)
 
     def vec(ids: list[int]) -> np.ndarray:
@@ -241,8 +242,8 @@ def find_duplicates(
         near_groups, verdicts = verified_groups(candidates, judge, cosine, tick)
         unreadable = [Skipped(rows[i].path, r) for i, r in sorted(judge.failed.items())]
     else:
-        near_groups = link(graph.first(NEIGHBOURS), near, nodes=reps, blocked=blocked, vectors=vec)
-    loose = link(graph.first(NEIGHBOURS), similar, nodes=reps, blocked=blocked, vectors=vec)
+        near_groups = link(nearest, near, nodes=reps, blocked=blocked, vectors=vec)
+    loose = link(nearest, similar, nodes=reps, blocked=blocked, vectors=vec)
     near_of = {m: gi for gi, g in enumerate(near_groups) for m in g}
     similar_groups = []
     for g in loose:

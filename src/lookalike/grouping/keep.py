@@ -28,6 +28,7 @@ time), and ``path:PATTERN`` (prefer members whose path matches the glob, e.g.
 from __future__ import annotations
 
 import fnmatch
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,6 @@ def detail(rgb: np.ndarray) -> float:
     """Mean grey-level change a JPEG quality-30 re-encode makes to ``rgb`` (uint8 or
     float 0..255): small for a picture that has been through lossy compression already,
     whose fine detail is gone."""
-    import io
-
     a = np.clip(np.asarray(rgb, np.float32), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, "JPEG", quality=30)
