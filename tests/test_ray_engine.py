@@ -140,3 +140,30 @@ def test_two_node_cluster_gives_the_one_node_catalogue(photos: Path, tmp_path: P
     va, vb = _vectors(one), _vectors(two)
     assert va.keys() == vb.keys() and all(np.allclose(va[p], vb[p]) for p in va)
     assert _skipped(one) == _skipped(two)
+
+
+def test_ray_reads_a_url_collection_through_fsspec(
+    photos: Path, tmp_path: Path, running_ray: None
+) -> None:
+    from lookalike.errors import InvalidOptionError
+
+    plain, other = _pair(photos, tmp_path)
+    with Collection.open(plain) as col:
+        col.index(model="test-tiny", batch_size=4)
+    url = other.resolve().as_uri()  # file:///...: the actors read it through fsspec
+    with Collection.open(url, db=tmp_path / "db") as col:
+        report = col.index(model="test-tiny", batch_size=4, engine="ray")
+        assert (report.indexed, report.newly_skipped) == (24, 2)
+        table = col.vectors(model="test-tiny")
+        vb = {p: table.vectors[k] for k, p in enumerate(table.paths)}
+        skipped = {s.path: s.reason for s in col.info().skipped}
+    va = _vectors(plain)
+    assert va.keys() == vb.keys() and all(np.allclose(va[p], vb[p]) for p in va)
+    assert skipped == _skipped(plain)
+
+    import fsspec
+
+    fsspec.filesystem("memory").pipe("/ray-bucket/a.jpg", (plain / "broken.jpg").read_bytes())
+    mem = Collection.open("memory://ray-bucket", db=tmp_path / "mem")
+    with mem, pytest.raises(InvalidOptionError, match="Ray's workers cannot read"):
+        mem.index(model="test-tiny", engine="ray")

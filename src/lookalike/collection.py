@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from upath import UPath
 
 from lookalike.config import DB_DIRNAME, DEFAULT_ENCODER, DEFAULT_K, DEFAULT_METRIC, METRICS
 from lookalike.core.indexing import FLUSH_IMAGES, FLUSH_SECONDS, RunSettings, run_index
@@ -33,6 +34,7 @@ from lookalike.encoders.resolve import resolve_encoder
 from lookalike.engines import Engine, create_engine
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, NotIndexedError
 from lookalike.imageio import read_image
+from lookalike.imageio.remote import is_remote, is_url, open_folder, remote_stat
 from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
 from lookalike.results import (
     CollectionInfo,
@@ -93,7 +95,7 @@ class Collection:
     which callers may also hold to make several calls one step.
     """
 
-    def __init__(self, root: Path, db: Path, parts: Parts | None = None) -> None:
+    def __init__(self, root: Path | UPath, db: Path, parts: Parts | None = None) -> None:
         self.guard = threading.RLock()
         self.root = root
         self.db = db
@@ -104,7 +106,18 @@ class Collection:
     def open(
         cls, root: str | os.PathLike[str], *, db: str | os.PathLike[str] | None = None
     ) -> Collection:
-        """Open the collection rooted at ``root``; nothing is written until ``index``."""
+        """Open the collection rooted at ``root``; nothing is written until ``index``.
+
+        ``root`` may be an fsspec URL (``s3://bucket/photos``, ``file:///data``, ...): the
+        files are then listed and read through its filesystem, and the catalogue and
+        vectors live in ``db``, a folder on this machine, which such a collection needs."""
+        if is_url(root):
+            if db is None:
+                raise InvalidOptionError(
+                    f"{root} is not on this machine: give a local folder for its catalogue "
+                    "and vectors with --db FOLDER"
+                )
+            return cls(open_folder(str(root)), Path(db).expanduser().resolve())
         r = Path(root).expanduser()
         if not r.exists():
             raise CollectionNotFoundError(f"folder not found: {r}")
@@ -128,6 +141,7 @@ class Collection:
             if not create and not self.is_indexed:
                 raise NotIndexedError(
                     f"{self.root} is not indexed yet; run: lookalike index {self.root}"
+                    + (f" --db {self.db}" if is_remote(self.root) else "")
                 )
             self._catalog = self.parts.open_catalog()
         return self._catalog
@@ -248,8 +262,8 @@ class Collection:
 
         A file of the collection that is unchanged since indexing reuses its stored vector.
         """
-        qpath = Path(query).expanduser().resolve()
-        rel = self.relative(qpath)
+        rel = self.relative(query)
+        qpath = self.root / rel if rel is not None else Path(query).expanduser().resolve()
         if rel is not None:
             vec = self._stored_vector(vset, rel, qpath)
             if vec is not None:
@@ -259,13 +273,17 @@ class Collection:
         return encoder.encode(img.pixels[None])[0], rel
 
     def _stored_vector(
-        self, vset: VectorSetRow, rel: str, qpath: Path
+        self, vset: VectorSetRow, rel: str, qpath: Path | UPath
     ) -> NDArray[np.float32] | None:
         row = self.catalog.file(rel)
         if row is None or row.status != "ok":
             return None
-        st = qpath.stat()
-        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+        if is_remote(qpath):
+            now = remote_stat(qpath)
+        else:
+            st = qpath.stat()
+            now = (st.st_size, st.st_mtime_ns)
+        if now != (row.size, row.mtime_ns):
             return None
         loc = self.catalog.location(vset.id, row.id)
         if loc is None:
@@ -389,7 +407,15 @@ class Collection:
     def relative(self, path: str | os.PathLike[str]) -> str | None:
         """``path`` relative to the root, as the catalogue spells it (None if outside).
         A relative path is taken from the working folder when it exists there, else from
-        the root."""
+        the root. In a URL collection, a URL inside its folder or a catalogue path."""
+        if is_remote(self.root):
+            text = str(path)
+            base = str(self.root).rstrip("/") + "/"
+            if text.startswith(base):
+                return text[len(base) :]
+            if is_url(text) or Path(text).is_absolute():
+                return None
+            return text if self.catalog.file(text) is not None else None
         p = Path(path).expanduser()
         p = p.resolve() if p.is_absolute() or p.exists() else (self.root / p).resolve()
         with contextlib.suppress(ValueError):

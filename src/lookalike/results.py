@@ -23,7 +23,11 @@ class Match:
 
     @property
     def path(self) -> Path:
-        """The image's absolute path."""
+        """The image's absolute path (a :class:`upath.UPath` in a URL collection)."""
+        if "://" in self.location:
+            from upath import UPath
+
+            return UPath(self.location)  # type: ignore[return-value]
         return Path(self.location)
 
 

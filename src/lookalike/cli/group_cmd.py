@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("group")
     def group(
-        folder: Annotated[Path, typer.Argument(help="An indexed folder.")] = Path("."),
+        folder: Annotated[str, typer.Argument(help="An indexed folder (or URL, with --db).")] = ".",
         mode: Annotated[str, typer.Option(help="duplicates (tiers) or clusters.")] = "duplicates",
         threshold: Annotated[
             float | None, typer.Option(help="Near-duplicate cosine similarity (0..1).")

@@ -107,7 +107,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("index")
     def index(
-        folder: Annotated[Path, typer.Argument(help="Folder of images (searched recursively).")],
+        folder: Annotated[
+            str,
+            typer.Argument(
+                help="Folder of images (searched recursively), or an fsspec URL "
+                "(s3://bucket/photos, file:///data) with --db."
+            ),
+        ],
         model: Annotated[
             str, typer.Option("--model", "-m", help="Encoder name.")
         ] = DEFAULT_ENCODER,

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("info")
     def info(
-        folder: Annotated[Path, typer.Argument(help="An indexed folder.")] = Path("."),
+        folder: Annotated[str, typer.Argument(help="An indexed folder (or URL, with --db).")] = ".",
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:

@@ -51,10 +51,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("search")
     def search(
-        query: Annotated[Path, typer.Argument(help="Query image (in the collection or not).")],
+        query: Annotated[str, typer.Argument(help="Query image (in the collection or not).")],
         folder: Annotated[
-            Path, typer.Option("--in", help="The indexed collection to search.")
-        ] = Path("."),
+            str, typer.Option("--in", help="The indexed collection to search (or URL, with --db).")
+        ] = ".",
         k: Annotated[int, typer.Option("-k", "--k", min=1, help="How many results.")] = DEFAULT_K,
         metric: Annotated[
             str, typer.Option(help="cosine (similarity) or euclidean (distance).")
@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Find the images most similar to QUERY."""
         from lookalike.collection import Collection
+        from lookalike.imageio.remote import location
         from lookalike.render import save_grid, save_html
 
         if metric not in ("cosine", "euclidean"):
@@ -107,7 +108,8 @@ def register(app: typer.Typer) -> None:
                 print(result_json(result))
             else:
                 print_table(result, col.root)
+            shown = location(query)
             if grid:
-                out.print(f"grid: {save_grid(query, result, grid)}", highlight=False)
+                out.print(f"grid: {save_grid(shown, result, grid)}", highlight=False)
             if html:
-                out.print(f"html: {save_html(query, result, html)}", highlight=False)
+                out.print(f"html: {save_html(shown, result, html)}", highlight=False)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from upath import UPath
 
 from lookalike.core.search_indexes import SearchIndexes
 from lookalike.encoders import Encoder
@@ -90,7 +91,7 @@ class RunSettings:
 
 
 def run_index(
-    root: Path,
+    root: Path | UPath,
     db: Path,
     catalog: Catalog,
     store: VectorStore,
@@ -177,7 +178,7 @@ def _fresh(catalog: Catalog, vset: VectorSetRow) -> VectorSetRow:
 
 
 def embed_run(
-    root: Path,
+    root: Path | UPath,
     catalog: Catalog,
     store: VectorStore,
     vsets: list[VectorSetRow],

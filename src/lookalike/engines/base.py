@@ -6,6 +6,8 @@ from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from upath import UPath
+
 from lookalike.encoders.base import Encoder
 from lookalike.imageio import FileEntry
 
@@ -20,7 +22,7 @@ class Engine(Protocol):
 
     def stream(
         self,
-        root: Path,
+        root: Path | UPath,
         entries: Sequence[FileEntry],
         encoder: Encoder,
         *,

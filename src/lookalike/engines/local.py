@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from upath import UPath
 
 from lookalike.config import default_workers
 from lookalike.encoders.base import Encoder
@@ -31,7 +32,9 @@ class EmbeddedBatch:
     vectors: NDArray[np.float32]
 
 
-def embed_batch(root: Path, entries: Sequence[FileEntry], encoder: Encoder) -> EmbeddedBatch:
+def embed_batch(
+    root: Path | UPath, entries: Sequence[FileEntry], encoder: Encoder
+) -> EmbeddedBatch:
     """Decode and encode one batch; unreadable files become records with a reason."""
     records: list[FileRecord] = []
     pixels: list[NDArray[np.uint8]] = []
@@ -60,7 +63,7 @@ class LocalEngine:
 
     def stream(
         self,
-        root: Path,
+        root: Path | UPath,
         entries: Sequence[FileEntry],
         encoder: Encoder,
         *,

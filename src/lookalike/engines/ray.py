@@ -14,7 +14,9 @@ the last flush.
 
 Without an address a local Ray is started for the run (and stopped after it); with one
 (``auto``, ``ray://host:10001`` or ``host:6379``) the run joins that cluster, whose
-workers must see the collection's folder at the same path (a shared file system).
+workers must see the collection's folder at the same path (a shared file system) or
+read it from the same URL (an object store: ``s3://...``, with its fsspec filesystem
+installed on every worker).
 
 Every actor asks for a fraction of a CPU: on a small machine a reader plus whole-CPU
 actors can wait on each other's budget forever.
@@ -31,12 +33,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from upath import UPath
 
 from lookalike.config import default_workers
 from lookalike.encoders.base import Encoder
 from lookalike.engines.local import EmbeddedBatch, embed_batch
-from lookalike.errors import LookalikeError, require_module
+from lookalike.errors import InvalidOptionError, LookalikeError, require_module
 from lookalike.imageio import FileEntry
+from lookalike.imageio.remote import is_remote
 from lookalike.store.catalog import FileRecord
 
 #: CPU share each actor asks Ray for (see the module docstring).
@@ -47,8 +51,8 @@ class EmbedActor:
     """Ray actor: holds one encoder (built once per actor) and decodes and encodes each
     batch with the local engine's own :func:`embed_batch`."""
 
-    def __init__(self, encoder: Encoder, root: str) -> None:
-        self.encoder, self.root = encoder, Path(root)
+    def __init__(self, encoder: Encoder, root: Path | UPath) -> None:
+        self.encoder, self.root = encoder, root
 
     def __call__(self, batch: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
         columns = zip(batch["relpath"].tolist(), batch["size"], batch["mtime_ns"], strict=True)
@@ -141,7 +145,7 @@ class RayEngine:
 
     def stream(
         self,
-        root: Path,
+        root: Path | UPath,
         entries: Sequence[FileEntry],
         encoder: Encoder,
         *,
@@ -152,6 +156,11 @@ class RayEngine:
         """Embedded batches as Ray finishes them."""
         if not entries:
             return
+        if is_remote(root) and root.protocol == "memory":  # type: ignore[union-attr]
+            raise InvalidOptionError(
+                f"{root} lives in this process's memory, which Ray's workers cannot read; "
+                "use the local engine, or a filesystem the workers share"
+            )
         ray = self._connect()
         from ray import data
         from ray.data import ActorPoolStrategy
@@ -169,7 +178,7 @@ class RayEngine:
             warnings.filterwarnings("ignore", message=".*ray_remote_args_fn.*")
             ds = ds.map_batches(
                 EmbedActor,
-                fn_constructor_args=(encoder, str(root)),
+                fn_constructor_args=(encoder, root),
                 compute=ActorPoolStrategy(size=actors),
                 batch_size=batch_size,
                 batch_format="numpy",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lookalike.errors import LookalikeError
 from lookalike.grouping.reports import DuplicateReport
+from lookalike.imageio.remote import is_remote
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ def plan(
     """The actions for every member not kept in the chosen tiers (relative paths kept)."""
     if (move_to is None) == (link_to is None):
         raise LookalikeError("give exactly one of move_to or link_to")
+    if is_remote(report.root):
+        raise LookalikeError(
+            f"{report.root} is not on this machine: lookalike moves or links files only in a "
+            "local folder (use --json or --csv for the list, and your storage's own tools)"
+        )
     target = Path(move_to or link_to).expanduser().resolve()  # type: ignore[arg-type]
     if target == report.root or report.root in target.parents:
         raise LookalikeError(f"{target} is inside the collection; choose a folder outside it")

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lookalike.errors import ImageDecodeError
+from lookalike.imageio.remote import is_remote, read_remote
 
 try:  # HEIC/HEIF phone photos
     from pillow_heif import register_heif_opener
@@ -158,6 +159,9 @@ def read_image(
     """Read and decode one file; raises :class:`ImageDecodeError` with a short reason.
     ``size`` squares the picture to ``size`` x ``size`` (``fit``: keeps its aspect)."""
     name = str(path)
+    if is_remote(path):
+        data = read_remote(path, max_bytes)  # type: ignore[arg-type]
+        return decode_bytes(data, size=size, name=name, max_pixels=max_pixels, fit=fit)
     try:
         nbytes = os.stat(path).st_size
         if nbytes > max_bytes:
@@ -178,7 +182,8 @@ def load_thumbnail(path: str | os.PathLike[str], size: int = 256) -> Image.Image
     Unreadable files give a grey tile with a cross, so a picture never fails on one file.
     """
     try:
-        with Image.open(path) as im:
+        source = io.BytesIO(read_remote(path, DEFAULT_MAX_BYTES)) if is_remote(path) else path
+        with Image.open(source) as im:
             im.draft("RGB", (size, size))
             im.load()
             im = ImageOps.exif_transpose(im) or im

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One file found under a collection root; ``error`` is set when it could not be stat'ed."""
-
-    relpath: str
-    size: int
-    mtime_ns: int
-    error: str | None = None
+from lookalike.imageio.entry import FileEntry
+from lookalike.imageio.remote import is_remote, walk_remote
 
 
 def walk_files(
@@ -23,13 +15,17 @@ def walk_files(
 ) -> Iterator[FileEntry]:
     """Yield every file below ``root`` in a stable (sorted) order.
 
-    Symlinked folders are followed once: a folder already visited (same device and inode)
+    ``root`` may also be a URL folder (:mod:`lookalike.imageio.remote`). Symlinked
+    folders are followed once: a folder already visited (same device and inode)
     is not entered again, so link loops end. Hidden files and folders (a leading dot:
     ``.lookalike``, ``.DS_Store``, ``._IMG.jpg``) are passed over unless asked for. Whether a
     file holds an image is decided later, by its content, not here.
     """
+    if is_remote(root):  # a URL folder: one listing through its fsspec filesystem
+        yield from walk_remote(root, exclude=exclude, include_hidden=include_hidden)
+        return
     root = Path(root)
-    excluded = {os.path.realpath(p) for p in exclude}
+    excluded = {os.path.realpath(p) for p in exclude if isinstance(p, Path)}
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
