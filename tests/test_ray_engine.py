@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import numpy as np
 import pytest
 
 from lookalike import Collection
+from lookalike.store import Catalog
 
 ray = pytest.importorskip("ray")
 
@@ -167,3 +173,57 @@ def test_ray_reads_a_url_collection_through_fsspec(
     mem = Collection.open("memory://ray-bucket", db=tmp_path / "mem")
     with mem, pytest.raises(InvalidOptionError, match="Ray's workers cannot read"):
         mem.index(model="test-tiny", engine="ray")
+
+
+def test_a_killed_ray_run_resumes_without_loss_or_duplicates(
+    photos: Path, tmp_path: Path, running_ray: None
+) -> None:
+    """SIGKILL the process that runs `index --engine ray` mid-way (it joined the test's
+    Ray, as on a cluster), then index again: every image once, the vectors of a clean run."""
+    address = ray.get_runtime_context().gcs_address
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {TESTS!r})
+            import conftest
+            from lookalike import Collection, create_encoder
+            enc = create_encoder("test-tiny", delay=0.1)
+            Collection.open({str(photos)!r}).index(
+                enc, batch_size=2, flush_images=2, flush_seconds=0.01, engine="ray",
+                engine_options={{"address": {address!r}}})
+            """
+        )
+    )
+    proc = subprocess.Popen([sys.executable, str(script)])
+    db = photos / ".lookalike" / "catalog.db"
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                cat = Catalog(db)
+                sets = cat.vector_sets()
+                count = sets[0].count if sets else 0
+                cat.close()
+            except Exception:
+                continue
+            if count >= 4:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 4 <= count < 24, "the run should have been killed part-way"
+
+    with Collection.open(photos) as col:
+        again = col.index(model="test-tiny", batch_size=4, engine="ray")
+        assert 0 < again.indexed <= 24 - count  # only what the killed run had not saved
+        table = col.vectors(model="test-tiny")
+        assert len(table) == 24 and len(set(table.paths)) == 24
+    clean = tmp_path / "clean"
+    shutil.copytree(photos, clean, ignore=shutil.ignore_patterns(".lookalike"))
+    with Collection.open(clean) as col:
+        col.index(model="test-tiny", batch_size=4)
+    a, b = _vectors(photos), _vectors(clean)
+    assert a.keys() == b.keys() and all(np.allclose(a[p], b[p]) for p in a)
