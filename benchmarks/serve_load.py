@@ -1,10 +1,17 @@
-"""The REST API under load: start ``lookalike serve`` on a loopback port and drive it with
-a bounded async client (httpx; a fixed number of requests per level, so it stops by
-itself). Prints throughput and p50/p95/p99 latency for search by path and search by
-upload (640x480 JPEGs) at 1, 8 and 32 concurrent clients, the server's resident memory
-over the run, and any 5xx.
+"""The REST API under load: start ``lookalike serve`` on a loopback port and drive it.
 
-    python benchmarks/serve_load.py DIR [--requests 400] [--levels 1,8,32]
+Prints throughput and p50/p95/p99 latency for search by path and search by upload
+(640x480 JPEGs) at 1, 8 and 32 concurrent clients, the server's resident memory after
+each level, and any 5xx; then the throughput of ``Collection.index`` on the same JPEGs,
+so the upload figures can be read against what the encoder does alone.
+
+The load comes from ``wrk`` (a C load generator, Debian package ``wrk``) when it is
+installed: a Python client on the same 2 cores takes half the CPU and measures itself.
+Without it, a bounded httpx client (a fixed number of requests per level) drives the
+load, and the figures are the client's limit as much as the server's.
+
+    python benchmarks/serve_load.py DIR [--seconds 15] [--requests 400] [--levels 1,8,32]
+        [--client wrk|httpx] [--index-images 400]
 
 DIR must be indexed. Upload queries are JPEGs made from DIR's own images.
 """
@@ -16,10 +23,12 @@ import asyncio
 import io
 import os
 import random
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,18 +86,91 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q / 100 * len(xs)))]
 
 
+#: wrk's script: requests from a list (path bodies, or multipart uploads read from files),
+#: 5xx counted, and one RESULT line with requests, seconds, p50, p95, p99 (ms) and 5xx.
+WRK_SCRIPT = r"""
+local mode, list, collection = "%(mode)s", "%(list)s", "%(name)s"
+local bodies, boundary = {}, "lookalikeboundary"
+for line in io.lines(list) do
+  if mode == "path" then
+    bodies[#bodies + 1] = '{"path": "' .. line .. '"}'
+  else
+    local f = io.open(line, "rb"); local data = f:read("*a"); f:close()
+    bodies[#bodies + 1] = "--" .. boundary .. "\r\nContent-Disposition: form-data; " ..
+      'name="image"; filename="q.jpg"\r\nContent-Type: image/jpeg\r\n\r\n' .. data ..
+      "\r\n--" .. boundary .. "--\r\n"
+  end
+end
+local kind = mode == "path" and "application/json" or
+  ("multipart/form-data; boundary=" .. boundary)
+local threads, i = {}, 0
+errors5 = 0
+function setup(thread) table.insert(threads, thread) end
+function request()
+  i = i + 1
+  return wrk.format("POST", "/collections/" .. collection .. "/search",
+    {["Content-Type"] = kind}, bodies[(i %% #bodies) + 1])
+end
+function response(status) if status >= 500 then errors5 = errors5 + 1 end end
+function done(summary, latency)
+  local e = 0
+  for _, t in ipairs(threads) do e = e + t:get("errors5") end
+  io.write(string.format("RESULT %%d %%.3f %%.3f %%.3f %%.3f %%d\n", summary.requests,
+    summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
+    latency:percentile(99) / 1e3, e))
+end
+"""
+
+
+def wrk_level(
+    base: str, name: str, mode: str, items: list[str], clients: int, seconds: int, work: Path
+) -> tuple[float, float, float, float, int]:
+    """(requests/s, p50, p95, p99 in ms, 5xx) of ``seconds`` of ``wrk`` load."""
+    listing = work / f"{mode}.txt"
+    listing.write_text("\n".join(items) + "\n")
+    script = work / f"{mode}.lua"
+    script.write_text(WRK_SCRIPT % {"mode": mode, "list": listing, "name": name})
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    n, secs, p50, p95, p99, errors = line.split()[1:]
+    return int(n) / float(secs), float(p50), float(p95), float(p99), int(errors)
+
+
+def index_rate(uploads: list[bytes], count: int) -> float:
+    """images/s of ``Collection.index`` (the default encoder) on ``count`` of the upload
+    JPEGs written to a fresh folder: what the encoder does without the server."""
+    from lookalike import Collection
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "jpegs"
+        root.mkdir()
+        for i in range(count):
+            (root / f"q{i:05d}.jpg").write_bytes(uploads[i % len(uploads)])
+        with Collection.open(root) as col:
+            report = col.index()
+        return report.indexed / report.embed_seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
-    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--requests", type=int, default=400, help="httpx: requests per level")
+    ap.add_argument("--seconds", type=int, default=15, help="wrk: seconds per level")
     ap.add_argument("--levels", default="1,8,32")
+    ap.add_argument("--client", choices=("wrk", "httpx"), default=None)
+    ap.add_argument("--index-images", type=int, default=400)
     args = ap.parse_args()
+    client = args.client or ("wrk" if shutil.which("wrk") else "httpx")
     folder = args.folder.resolve()
     rels = [
         str(p.relative_to(folder))
         for p in sorted(folder.rglob("*"))
         if p.suffix.lower() in {".jpg", ".png"} and ".lookalike" not in p.parts
     ]
+    random.Random(0).shuffle(rels)
     uploads = jpegs(folder, 64)
     port = free_port()
     server = subprocess.Popen(
@@ -98,6 +180,11 @@ def main() -> None:
         env={**os.environ, "LOOKALIKE_TOKEN": ""},
     )
     base = f"http://127.0.0.1:{port}"
+    work = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    upload_files = []
+    for i, data in enumerate(uploads):
+        upload_files.append(str(work / f"q{i:02d}.jpg"))
+        Path(upload_files[-1]).write_bytes(data)
     try:
         for _ in range(200):
             try:
@@ -117,18 +204,41 @@ def main() -> None:
             )
 
         asyncio.run(level(base, by_path, 1, 20))  # warm: index loaded, encoder built
-        asyncio.run(level(base, by_upload, 1, 10))
-        print(f"{len(rels):,} images in {folder}; {args.requests} requests per level")
-        rss = []
-        for label, make in (("search by path", by_path), ("search by upload", by_upload)):
+        asyncio.run(level(base, by_upload, 32, 200))  # the encoder's buffers at full batches
+        amount = f"{args.seconds} s" if client == "wrk" else f"{args.requests} requests"
+        print(f"{len(rels):,} images in {folder}; {amount} per level; load from {client}")
+        rss: list[float] = []
+        for label, make, mode, items in (
+            ("search by path", by_path, "path", rels[:5000]),
+            ("search by upload", by_upload, "upload", upload_files),
+        ):
             for clients in (int(x) for x in args.levels.split(",")):
-                lat, errors, secs = asyncio.run(level(base, make, clients, args.requests))
+                samples: list[float] = []
+                stop = threading.Event()
+
+                def sample(into: list[float] = samples, done: threading.Event = stop) -> None:
+                    while not done.wait(0.5):
+                        into.append(rss_mib(server.pid))
+
+                sampler = threading.Thread(target=sample)
+                sampler.start()
+                if client == "wrk":
+                    rate, p50, p95, p99, errors = wrk_level(
+                        base, name, mode, items, clients, args.seconds, work
+                    )
+                else:
+                    lat, errors, secs = asyncio.run(level(base, make, clients, args.requests))
+                    rate = len(lat) / secs
+                    p50, p95, p99 = (1000 * pct(lat, q) for q in (50, 95, 99))
+                stop.set()
+                sampler.join()
                 rss.append(rss_mib(server.pid))
+                mid = samples[len(samples) // 2] if samples else rss[-1]
                 print(
-                    f"{label:<17} {clients:>3} clients: {len(lat) / secs:7.1f} req/s, "
-                    f"p50 {statistics.median(lat) * 1000:6.1f} ms, "
-                    f"p95 {pct(lat, 95) * 1000:6.1f} ms, p99 {pct(lat, 99) * 1000:6.1f} ms, "
-                    f"5xx {errors}",
+                    f"{label:<17} {clients:>3} clients: {rate:7.1f} req/s, p50 {p50:6.1f} ms, "
+                    f"p95 {p95:6.1f} ms, p99 {p99:6.1f} ms, 5xx {errors}, "
+                    f"RSS {rss[-1]:.0f} MiB ({100 * (rss[-1] / mid - 1):+.1f}% over the "
+                    "level's second half)",
                     flush=True,
                 )
         half = rss[len(rss) // 2 :]
@@ -139,6 +249,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    if args.index_images:
+        rate = index_rate(uploads, args.index_images)
+        print(f"Collection.index, {args.index_images} of the same JPEGs: {rate:.1f} images/s")
 
 
 if __name__ == "__main__":

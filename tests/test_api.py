@@ -196,13 +196,30 @@ def test_batcher_batches_and_bounds() -> None:
     for t in threads:
         t.join()
     assert len(out) == 8 and b.batches < 8  # shared encoder calls
-    tight = Batcher(TinyEncoder(delay=0.5), max_batch=1, wait_ms=0, limit=1)
+    tight = Batcher(TinyEncoder(delay=0.5), max_batch=1, wait_ms=0, limit=1, workers=1)
     threading.Thread(target=lambda: tight.encode(px), daemon=True).start()
     time.sleep(0.1)  # the worker holds the first; one more fills the queue
     threading.Thread(target=lambda: tight.encode(px), daemon=True).start()
     time.sleep(0.05)
     with pytest.raises(QueueFullError):
         tight.encode(px)
+
+
+def test_batcher_workers_encode_batches_at_once() -> None:
+    from conftest import TinyEncoder
+
+    px = np.zeros((8, 8, 3), np.uint8)
+    timings = {}
+    for workers in (1, 2):
+        b = Batcher(TinyEncoder(delay=0.3), max_batch=1, wait_ms=0, workers=workers)
+        threads = [threading.Thread(target=lambda b=b: b.encode(px)) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        timings[workers] = time.perf_counter() - t0
+    assert timings[1] >= 0.6 and timings[2] < 0.55  # two batches ran side by side
 
 
 def test_index_run_elsewhere_is_picked_up(served: Path) -> None:

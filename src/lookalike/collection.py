@@ -275,20 +275,18 @@ class Collection:
     def _stored_vector(
         self, vset: VectorSetRow, rel: str, qpath: Path | UPath
     ) -> NDArray[np.float32] | None:
-        row = self.catalog.file(rel)
-        if row is None or row.status != "ok":
+        found = self.catalog.stored(vset.id, rel)
+        if found is None:
             return None
+        file_id, size, mtime_ns, shard, row = found
         if is_remote(qpath):
             now = remote_stat(qpath)
         else:
             st = qpath.stat()
             now = (st.st_size, st.st_mtime_ns)
-        if now != (row.size, row.mtime_ns):
+        if now != (size, mtime_ns):
             return None
-        loc = self.catalog.location(vset.id, row.id)
-        if loc is None:
-            return None
-        return self.parts.store.load(vset.id, vset.dim, [(row.id, *loc)])[0]
+        return self.parts.store.load(vset.id, vset.dim, [(file_id, shard, row)])[0]
 
     def _vectors_of(self, vset: VectorSetRow, file_ids: list[int]) -> NDArray[np.float32]:
         """Stored vectors of some files of a set, in order."""

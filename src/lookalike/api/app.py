@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -35,6 +36,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lookalike.api.batcher import Batcher, MicroBatcher, QueueFullError
 from lookalike.api.paths import OutsideError, inside
@@ -227,26 +229,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.error("internal error: %s: %s", type(exc).__name__, exc)
         return JSONResponse({"error": "internal error"}, 500)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        route = request.url.path
-        try:
-            _authorise(request, settings)
-            if request.method in ("POST", "PUT") and "/images" in route:
-                size = request.headers.get("content-length")
-                if size is not None and int(size) > limit + 65536:
-                    raise ApiError(413, f"upload over the limit of {settings.max_upload_mb:g} MB")
-            response = await call_next(request)
-        except ApiError as exc:
-            response = JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
-        ms = (time.perf_counter() - t0) * 1000
-        log.info("%s %s %d %.1f ms", request.method, route, response.status_code, ms)
-        matched = request.scope.get("route")
-        name = getattr(matched, "path", "other")
-        state.requests.labels(request.method, name, str(response.status_code)).inc()
-        state.latency.labels(name).observe(ms / 1000)
-        return response
+    app.add_middleware(Guard, settings=settings, state=state, limit=limit)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -307,7 +290,7 @@ def create_app(settings: Settings) -> FastAPI:
                 if q.rerank:
                     result = await run_in_threadpool(lambda: col.search(path, **opts))
                 else:
-                    result = await run_in_threadpool(_batched, state.searcher(name, col, q), path)
+                    result = await _batched(state.searcher(name, col, q), path)
             elif "vector" in body:
                 vector = np.asarray(body["vector"], dtype=np.float32)
                 result = await run_in_threadpool(lambda: col.search(vector, **opts))
@@ -449,6 +432,57 @@ async def _read_upload(request: Request, limit: int, limit_mb: float) -> tuple[b
     return data, item.filename or "image"
 
 
+class Guard:
+    """Every request: the token and upload-size checks before the app sees it, then one
+    log line and the Prometheus counters after. A plain ASGI middleware: it passes the
+    request through untouched (no per-request task group or streams)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, state: State, limit: int) -> None:
+        self.app, self.settings, self.state, self.limit = app, settings, state, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        request = Request(scope)
+        status = 500  # unless the app answers: an exception escaped it
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            self._check(request)
+        except ApiError as exc:
+            refusal = JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
+            await refusal(scope, receive, sent)
+        else:
+            try:
+                await self.app(scope, receive, sent)
+            finally:
+                self._record(scope, status, t0)
+            return
+        self._record(scope, status, t0)
+
+    def _check(self, request: Request) -> None:
+        _authorise(request, self.settings)
+        if request.method in ("POST", "PUT") and "/images" in request.url.path:
+            size = request.headers.get("content-length")
+            if size is not None and int(size) > self.limit + 65536:
+                raise ApiError(413, f"upload over the limit of {self.settings.max_upload_mb:g} MB")
+
+    def _record(self, scope: Scope, status: int, t0: float) -> None:
+        ms = (time.perf_counter() - t0) * 1000
+        method = scope["method"]
+        log.info("%s %s %d %.1f ms", method, scope["path"], status, ms)
+        name = getattr(scope.get("route"), "path", "other")
+        self.state.requests.labels(method, name, str(status)).inc()
+        self.state.latency.labels(name).observe(ms / 1000)
+
+
 def _version() -> str:
     from lookalike import __version__
 
@@ -478,11 +512,14 @@ def _inside(root: Path, rel: str) -> Path:
         raise ApiError(404, f"no image {rel!r} in this collection") from None
 
 
-def _batched(batcher: MicroBatcher[Path, SearchResult], path: Path) -> SearchResult:
+async def _batched(batcher: MicroBatcher[Path, SearchResult], path: Path) -> SearchResult:
+    """A path search answered with the others that arrive together; the event loop waits
+    for it without a thread of its own."""
     try:
-        return batcher.submit(path)
+        done = batcher.enqueue(path)
     except QueueFullError:
         raise ApiError(429, "the server is busy; try again", {"Retry-After": "1"}) from None
+    return await asyncio.wait_for(asyncio.wrap_future(done), timeout=30)
 
 
 def _search_upload(

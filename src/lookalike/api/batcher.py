@@ -2,7 +2,9 @@
 
 Requests put their item on a bounded queue and wait; one worker thread takes the first
 waiting request, gathers whoever else arrives within ``wait_ms`` (up to ``max_batch``),
-runs ``process`` on them together and hands each its result. Two uses: upload searches
+runs ``process`` on them together and hands each its result. With ``workers`` threads,
+that many batches run at once (an encoder with one thread per call then keeps every core
+busy, as the index run's workers do). Two uses: upload searches
 share one encoder call, and path searches share one index search (a flat scan reads the
 stored vectors once for all of them). A full queue is refused at once (the API answers
 429 with Retry-After): never an unbounded queue.
@@ -20,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.config import default_workers
 from lookalike.encoders import Encoder
 
 T = TypeVar("T")
@@ -41,13 +44,18 @@ class MicroBatcher(Generic[T, R]):
         wait_ms: float = 4.0,
         limit: int = 64,
         name: str = "lookalike-batcher",
+        workers: int = 1,
     ) -> None:
         self.process = process
         self.max_batch, self.wait = max_batch, wait_ms / 1000
         self._queue: queue.Queue[tuple[T, Future[R]]] = queue.Queue(maxsize=limit)
         self.batches = 0
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        for t in self._threads:
+            t.start()
 
     @property
     def depth(self) -> int:
@@ -56,12 +64,17 @@ class MicroBatcher(Generic[T, R]):
 
     def submit(self, item: T, timeout: float = 30.0) -> R:
         """The result for one item, computed with whoever else is waiting."""
+        return self.enqueue(item).result(timeout=timeout)
+
+    def enqueue(self, item: T) -> Future[R]:
+        """Queue one item and return the future of its result at once (an event loop
+        awaits it without tying up a thread)."""
         done: Future[R] = Future()
         try:
             self._queue.put_nowait((item, done))
         except queue.Full:
             raise QueueFullError from None
-        return done.result(timeout=timeout)
+        return done
 
     def _run(self) -> None:
         while True:
@@ -89,10 +102,13 @@ class MicroBatcher(Generic[T, R]):
 class Batcher(MicroBatcher[NDArray[np.uint8], NDArray[np.float32]]):
     """Batches encode requests for one encoder."""
 
-    def __init__(self, encoder: Encoder, **kw: Any) -> None:
+    def __init__(self, encoder: Encoder, *, workers: int | None = None, **kw: Any) -> None:
         self.encoder = encoder
         super().__init__(
-            lambda pixels: list(encoder.encode(np.stack(pixels))), name="lookalike-encoder", **kw
+            lambda pixels: list(encoder.encode(np.stack(pixels))),
+            name="lookalike-encoder",
+            workers=default_workers() if workers is None else workers,
+            **kw,
         )
 
     def encode(self, pixels: NDArray[np.uint8], timeout: float = 30.0) -> NDArray[np.float32]:

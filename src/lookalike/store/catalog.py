@@ -343,6 +343,17 @@ class Catalog:
         cur = self._db.execute("SELECT a, b FROM decisions WHERE verdict=?", (verdict,))
         return {(a, b) for a, b in cur}
 
+    def stored(self, set_id: int, path: str) -> tuple[int, int, int, str, int] | None:
+        """(file id, size, mtime_ns, shard, row) of an ok file's vector in a set, by
+        relative path, in one query: what a search by a collection's own image needs."""
+        r = self._db.execute(
+            "SELECT f.id, f.size, f.mtime_ns, e.shard, e.row FROM files f "
+            "JOIN embeddings e ON e.file_id = f.id AND e.set_id = ? "
+            "WHERE f.path = ? AND f.status = 'ok'",
+            (set_id, path),
+        ).fetchone()
+        return (r[0], r[1], r[2], r[3], r[4]) if r else None
+
     def location(self, set_id: int, file_id: int) -> tuple[str, int] | None:
         """(shard, row) of one file's vector in a set."""
         r = self._db.execute(

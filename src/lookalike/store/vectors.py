@@ -8,8 +8,9 @@ id, which is what search reads.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,29 @@ from lookalike.store.catalog import Catalog
 class VectorStore:
     """The ``vectors/`` folder of a collection's database."""
 
+    #: Shards kept open (memory-mapped) for reads: a shard never changes once written, so
+    #: an open map stays right; a server reading one vector per query skips the header
+    #: parse and the mapping each time.
+    OPEN_SHARDS = 8
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._open: OrderedDict[Path, NDArray[np.float32]] = OrderedDict()
+        self._open_lock = threading.Lock()
+
+    def _shard(self, path: Path) -> NDArray[np.float32]:
+        """A shard's rows, memory-mapped (the most recently used few are kept open)."""
+        with self._open_lock:
+            data = self._open.get(path)
+            if data is not None:
+                self._open.move_to_end(path)
+                return data
+        data = np.load(path, mmap_mode="r")
+        with self._open_lock:
+            self._open[path] = data
+            while len(self._open) > self.OPEN_SHARDS:
+                self._open.popitem(last=False)
+        return data
 
     def set_dir(self, set_id: int) -> Path:
         """Folder of one vector set's shards."""
@@ -46,7 +68,7 @@ class VectorStore:
         if len(shards) == 1:
             shard = next(iter(shards))
             rows = np.fromiter((r for _, _, r in locations), dtype=np.int64, count=len(locations))
-            data = np.load(folder / shard, mmap_mode="r")
+            data = self._shard(folder / shard)
             if len(data) == len(rows) and np.array_equal(rows, np.arange(len(rows))):
                 return np.array(data, dtype=np.float32)  # the compacted, common case
             return np.asarray(data[rows], dtype=np.float32)
@@ -55,7 +77,7 @@ class VectorStore:
         for pos, (_, shard, row) in enumerate(locations):
             by_shard[shard].append((pos, row))
         for shard, pairs in by_shard.items():
-            data = np.load(folder / shard, mmap_mode="r")
+            data = self._shard(folder / shard)
             pos = np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs))
             rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
             out[pos] = data[rows]
@@ -99,6 +121,8 @@ class VectorStore:
         if folder.is_dir():
             for f in folder.iterdir():
                 if f.name not in keep and (f.suffix == ".npy" or f.name.endswith(".tmp")):
+                    with self._open_lock:
+                        self._open.pop(f, None)
                     f.unlink(missing_ok=True)
                     removed += 1
         return removed
