@@ -163,3 +163,40 @@ def test_fitted_limits_separate_what_can_be_separated() -> None:
     # a mislabelled pair makes the precision unreachable: the fit still keeps most copies
     noisy, fit = fit_rule([*copies, _signals(0.01, 0.01)], [1] * 200 + [0])
     assert fit["recall"] >= 0.9 and noisy.difference >= 0.15
+
+
+def test_a_watermark_is_an_overlay_a_pasted_object_or_new_caption_is_not(
+    tmp_path: Path,
+) -> None:
+    """The overlay signals: a semi-transparent text watermark changes its region one way
+    in thin strokes (and passes); an object pasted in is solid and a changed caption
+    moves both ways (and fail)."""
+    from lookalike.datasets.alterations import caption, paste_object
+    from lookalike.datasets.variants import watermark
+
+    original = scene("noise", 6).resize((480, 360))
+    marked = _verdict(original, watermark(original), tmp_path)
+    assert marked.same, marked.reason
+    assert marked.signals.sign >= 0.95 and marked.signals.solid <= 0.4
+
+    pasted = _verdict(original, paste_object(original, scene("shapes", 3)), tmp_path)
+    assert not pasted.same, pasted.reason
+    assert pasted.signals.solid > 0.4 or pasted.signals.sign < 0.95
+    relabelled = _verdict(caption(original, "SALE 10"), caption(original, "SALE 70"), tmp_path)
+    assert not relabelled.same, relabelled.reason
+    assert relabelled.signals.sign < 0.95
+
+
+def test_an_excused_overlay_is_named_in_the_verdict() -> None:
+    from lookalike.grouping.verify import PairSignals, Rule, Rules
+
+    rule = Rule(0.25, 0.4, 0.4, 0.2, sign=0.95, solid=0.4)
+    rules = Rules(rule, Rule(0.15, 0.2, 0.4, 0.2))
+    thin = PairSignals(0.9, 0.1, 0.6, 0.9, 0.05, 0, 1.0, "direct", False, 1.0, 0.2)
+    blob = PairSignals(0.9, 0.1, 0.6, 0.9, 0.05, 0, 1.0, "direct", False, 1.0, 0.8)
+    v = judge_pair(rules, thin)
+    assert v.same and "watermark-like overlay" in v.reason
+    v = judge_pair(rules, blob)
+    assert not v.same and "a region differs" in v.reason and "not a thin overlay" in v.reason
+    tiny = PairSignals(0.9, 0.1, 0.6, 0.9, 0.05, 0, 1.0, "direct", True, 1.0, 0.2)
+    assert not judge_pair(rules, tiny).same  # tiny pictures have no overlay excuse

@@ -85,11 +85,13 @@ class PairSignals:
     overlap: float
     aligned: str  # direct, mirrored, slid (a crop along one side), features or none
     tiny: bool
+    sign: float = 0.0  # the most changed cell: share of its changes in one direction
+    solid: float = 1.0  # ... and share of them left after a 3 x 3 erosion
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, rounded for reading."""
         d = asdict(self)
-        for k in ("cosine", "difference", "local", "fine", "colour", "overlap"):
+        for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid"):
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -157,12 +159,16 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
-Measured = tuple[float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0)
+#: (difference, local, fine, colour, sign, solid)
+Measured = tuple[float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0)
+#: A grey level (normalised) that moved more than this counts as changed.
+CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour) of two aligned pictures over ``mask``."""
+    """(difference, local, fine, colour, sign, solid) of two aligned pictures over
+    ``mask``; ``sign`` and ``solid`` describe the most changed cell (:func:`_overlay`)."""
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = _grey(a), _grey(b)
@@ -171,11 +177,16 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         v = g[mask]
         return (g - v.mean()) / max(float(v.std()), 4.0)
 
-    diff = np.abs(norm(ga) - norm(gb))
+    moved = norm(gb) - norm(ga)
+    diff = np.abs(moved)
     difference = float(diff[mask].mean())
     cells = _cells(diff, mask)
     local = float(np.nanmax(cells))
-    fine = float(np.nanmax(_cells(diff, mask, 2 * GRID))) if min(mask.shape) >= 24 else local
+    grid, worst = GRID, cells
+    if min(mask.shape) >= 24:
+        grid, worst = 2 * GRID, _cells(diff, mask, 2 * GRID)
+    fine = float(np.nanmax(worst))
+    sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
@@ -187,11 +198,38 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0
+        return difference, local, fine, 0.0, sign, solid
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour
+    return difference, local, fine, colour, sign, solid
+
+
+def _overlay(
+    moved: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    grid: int,
+    cells: NDArray[np.float32],
+) -> tuple[float, float]:
+    """What the change in the most changed cell looks like: ``sign``, the share of its
+    changed pixels that moved the same way (a watermark only lightens, or only darkens;
+    a changed caption does both), and ``solid``, the share of them left after a 3 x 3
+    erosion (thin strokes of text or a logo vanish; an object pasted in stays). A cell
+    with too few changed pixels gives (0, 1): no overlay."""
+    import cv2
+
+    i, j = np.unravel_index(int(np.argmax(cells)), cells.shape)
+    h, w = moved.shape
+    rows = slice(i * h // grid, (i + 1) * h // grid)
+    cols = slice(j * w // grid, (j + 1) * w // grid)
+    cell, inside = moved[rows, cols], mask[rows, cols]
+    changed = (np.abs(cell) > CHANGED) & inside
+    n = int(changed.sum())
+    if n < 5:
+        return 0.0, 1.0
+    up = float((cell[changed] > 0).mean())
+    kept = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    return max(up, 1.0 - up), float(kept.sum()) / n
 
 
 def _weighted_median(values: NDArray[np.float32], weights: NDArray[np.float32]) -> float:
@@ -256,9 +294,9 @@ def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
             if best is None or got[0] < best[0][0]:
                 best = (got, "features", inliers, float(cover.mean()))
     if best is None:
-        return PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", tiny)
-    (d, loc, fine, col), name, inliers, overlap = best
-    return PairSignals(cosine, d, loc, fine, col, inliers, overlap, name, tiny)
+        return PairSignals(cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny)
+    (d, loc, fine, col, sign, solid), name, inliers, overlap = best
+    return PairSignals(cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid)
 
 
 Aligned = tuple[Measured, str, int, float]
@@ -326,20 +364,34 @@ class Rule:
     local: float
     fine: float
     colour: float
+    #: A region or detail that differs is excused when the change is a thin overlay that
+    #: moves one way (a watermark): ``sign`` at least this, ``solid`` at most ``solid``.
+    #: None: no excuse (tiny pictures, and rules saved before there was one).
+    sign: float | None = None
+    solid: float | None = None
+
+    def overlay(self, s: PairSignals) -> bool:
+        """Whether the pair's change looks like an overlay this rule excuses."""
+        if self.sign is None or self.solid is None:
+            return False
+        return s.sign >= self.sign and s.solid <= self.solid
 
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
         out = []
         if s.aligned == "none":
             out.append("could not be aligned")
+        regional = s.local > self.local or s.fine > self.fine
         for name, value, limit, words in (
             ("difference", s.difference, self.difference, "pixels differ"),
             ("local", s.local, self.local, "a region differs"),
             ("fine", s.fine, self.fine, "a detail differs"),
             ("colour", s.colour, self.colour, "colours differ"),
         ):
-            if value > limit:
+            if value > limit and not (name in ("local", "fine") and self.overlay(s)):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
+        if regional and not self.overlay(s) and self.sign is not None:
+            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f})")
         return out
 
 
@@ -378,12 +430,15 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         "features": f"{s.inliers} geometric inliers, {s.overlap:.0%} overlap",
         "none": "not aligned",
     }[s.aligned]
-    failed = rules.for_pair(s).exceeded(s)
+    rule = rules.for_pair(s)
+    failed = rule.exceeded(s)
     text = (
         f"cosine {s.cosine:.3f}, {how}, difference {s.difference:.2f}, local {s.local:.2f}, "
         f"fine {s.fine:.2f}, colour {s.colour:.2f}"
     )
     if not failed:
+        if (s.local > rule.local or s.fine > rule.fine) and rule.overlay(s):
+            text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}")
 
@@ -468,7 +523,7 @@ class Verifier:
         fa, fb = self.prints.get(a), self.prints.get(b)
         if fa is None or fb is None:
             bad = a if fa is None else b
-            signals = PairSignals(cosine, *NO_MATCH, 0, 0.0, "none", False)
+            signals = PairSignals(cosine, *NO_MATCH[:4], 0, 0.0, "none", False)
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         verdict = judge_pair(self.rules, compare(fa, fb, cosine))
