@@ -26,11 +26,13 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class RateColumn(ProgressColumn):
-    """Items per second, from Rich's own speed estimate."""
+    """Items per second, from Rich's own speed estimate, in the task's unit."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} img/s" if speed else "… img/s", style="progress.data.speed")
+        unit = task.fields.get("unit", "img")
+        text = f"{speed:,.0f} {unit}/s" if speed else f"… {unit}/s"
+        return Text(text, style="progress.data.speed")
 
 
 _PHASES = {
@@ -46,6 +48,8 @@ _PHASES = {
     "folds": "Folds",
 }
 
+#: What a phase counts, where it is not images.
+_UNITS = {"verify": "pairs", "folds": "folds", "choosing k": "steps", "clusters": "steps"}
 
 _quiet = False
 
@@ -83,7 +87,8 @@ def index_progress(enabled: bool = True) -> Iterator[callable]:  # type: ignore[
         def tick(p: ProgressTick) -> None:
             task = tasks.get(p.phase)
             if task is None:
-                task = tasks[p.phase] = bar.add_task(_PHASES.get(p.phase, p.phase), total=p.total)
+                name, unit = _PHASES.get(p.phase, p.phase), _UNITS.get(p.phase, "img")
+                task = tasks[p.phase] = bar.add_task(name, total=p.total, unit=unit)
             bar.update(task, completed=p.done, total=p.total)
 
         yield tick
