@@ -299,11 +299,20 @@ def create_app(settings: Settings) -> FastAPI:
         return _answer(result, col.root, t0)
 
     @app.get("/collections/{name}/similar")
-    def similar(name: str, path: str, q: Annotated[SearchParams, Depends()]) -> dict[str, Any]:
-        """The images most like one image of the collection."""
+    async def similar(
+        name: str, path: str, q: Annotated[SearchParams, Depends()]
+    ) -> dict[str, Any]:
+        """The images most like one image of the collection (batched with the other path
+        searches that arrive together, like a search by ``{"path": ...}``)."""
+        from starlette.concurrency import run_in_threadpool
+
         t0 = time.perf_counter()
         col = state.collection(name)
-        result = col.search(_inside(col.root, path), **q.options())
+        found = _inside(col.root, path)
+        if q.rerank:
+            result = await run_in_threadpool(lambda: col.search(found, **q.options()))
+        else:
+            result = await _batched(state.searcher(name, col, q), found)
         return _answer(result, col.root, t0)
 
     @app.post("/collections/{name}/images")
