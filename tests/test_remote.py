@@ -108,3 +108,13 @@ def test_url_errors_are_one_clear_line(bucket: str, tmp_path: Path) -> None:
         Collection.open("memory://bucket/nothing-here", db=tmp_path)
     with pytest.raises(CollectionNotFoundError, match="cannot open"):
         Collection.open("nosuchscheme://bucket/x", db=tmp_path)
+
+
+@pytest.mark.parametrize("command", ["serve", "ui"])
+def test_serve_and_ui_refuse_a_url_in_one_line(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("streamlit" if command == "ui" else "fastapi")
+    assert main([command, "memory://bucket/photos"]) == 2
+    err = capsys.readouterr().err
+    assert "takes folders on this machine" in err and "Traceback" not in err
