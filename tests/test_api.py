@@ -205,6 +205,17 @@ def test_batcher_batches_and_bounds() -> None:
         tight.encode(px)
 
 
+def test_a_lone_request_does_not_wait_for_companions() -> None:
+    from conftest import TinyEncoder
+
+    b = Batcher(TinyEncoder(), max_batch=8, wait_ms=500, workers=1)
+    px = np.zeros((8, 8, 3), np.uint8)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        b.encode(px)
+        assert time.perf_counter() - t0 < 0.25  # not the 500 ms a batch may wait
+
+
 def test_batcher_workers_encode_batches_at_once() -> None:
     from conftest import TinyEncoder
 

@@ -1,7 +1,8 @@
 """Dynamic micro-batching: requests that arrive together share one call.
 
 Requests put their item on a bounded queue and wait; one worker thread takes the first
-waiting request, gathers whoever else arrives within ``wait_ms`` (up to ``max_batch``),
+waiting request, gathers whoever else arrives within ``wait_ms`` (up to ``max_batch``;
+no wait when it is alone and the last batch was too: a single client is not delayed),
 runs ``process`` on them together and hands each its result. With ``workers`` threads,
 that many batches run at once (an encoder with one thread per call then keeps every core
 busy, as the index run's workers do). Two uses: upload searches
@@ -77,9 +78,13 @@ class MicroBatcher(Generic[T, R]):
         return done
 
     def _run(self) -> None:
+        last = 1
         while True:
             batch = [self._queue.get()]
-            deadline = time.perf_counter() + self.wait
+            # Wait for companions only under load (others queued, or the last batch was
+            # shared): a lone client's request goes at once instead of idling ``wait_ms``.
+            wait = self.wait if (last > 1 or not self._queue.empty()) else 0.0
+            deadline = time.perf_counter() + wait
             while len(batch) < self.max_batch:
                 left = deadline - time.perf_counter()
                 if left <= 0:
@@ -88,6 +93,7 @@ class MicroBatcher(Generic[T, R]):
                     batch.append(self._queue.get(timeout=left))
                 except queue.Empty:
                     break
+            last = len(batch)
             try:
                 results = self.process([item for item, _ in batch])
             except Exception as exc:  # every waiting request hears of it
