@@ -13,7 +13,8 @@ load, and the figures are the client's limit as much as the server's.
     python benchmarks/serve_load.py DIR [--seconds 15] [--requests 400] [--levels 1,8,32]
         [--client wrk|httpx] [--index-images 400]
 
-DIR must be indexed. Upload queries are JPEGs made from DIR's own images.
+DIR must be indexed. Upload queries are JPEGs made from DIR's own images. The figures in
+the README come from the 100,000-image set that ``benchmarks/fm100k.py`` writes.
 """
 
 from __future__ import annotations
