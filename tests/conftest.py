@@ -4,6 +4,9 @@ through the real registry, and generated image collections."""
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,32 @@ def register_tiny() -> None:
 
 
 register_tiny()
+
+
+def kill_once_saved(
+    proc: subprocess.Popen[bytes], db: Path, *, at_least: int, timeout: float
+) -> int:
+    """SIGKILL the index run in ``proc`` once its catalogue ``db`` counts ``at_least``
+    vectors (or it ended, or ``timeout`` seconds passed); the count it had reached."""
+    from lookalike.store import Catalog
+
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                cat = Catalog(db)
+                sets = cat.vector_sets()
+                count = sets[0].count if sets else 0
+                cat.close()
+            except Exception:  # the run is creating it
+                continue
+            if count >= at_least:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return count
 
 
 @pytest.fixture(scope="session")

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import kill_once_saved
 from imagegen import SCENES, scene, variant
 from lookalike import Collection, NoImagesError, NotIndexedError
 from lookalike.errors import CollectionNotFoundError, ImageDecodeError
 from lookalike.imageio import read_image
-from lookalike.store import Catalog
 
 TESTS = Path(__file__).parent
 
@@ -180,23 +178,7 @@ def test_resume_after_a_killed_run(photos: Path, tmp_path: Path) -> None:
         )
     )
     proc = subprocess.Popen([sys.executable, str(script)])
-    db = photos / ".lookalike" / "catalog.db"
-    deadline = time.monotonic() + 60
-    count = 0
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        if db.exists():
-            try:
-                cat = Catalog(db)
-                sets = cat.vector_sets()
-                count = sets[0].count if sets else 0
-                cat.close()
-            except Exception:
-                continue
-            if count >= 4:
-                break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    count = kill_once_saved(proc, photos / ".lookalike" / "catalog.db", at_least=4, timeout=60)
     assert 4 <= count < 24, "the run should have been killed part-way"
     # A shard written but never recorded must not survive or be counted.
     stray = next((photos / ".lookalike" / "vectors").iterdir()) / "shard-orphan.npy"

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import kill_once_saved
 from lookalike import Collection
-from lookalike.store import Catalog
 
 ray = pytest.importorskip("ray")
 
@@ -197,23 +195,7 @@ def test_a_killed_ray_run_resumes_without_loss_or_duplicates(
         )
     )
     proc = subprocess.Popen([sys.executable, str(script)])
-    db = photos / ".lookalike" / "catalog.db"
-    deadline = time.monotonic() + 120
-    count = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-        if db.exists():
-            try:
-                cat = Catalog(db)
-                sets = cat.vector_sets()
-                count = sets[0].count if sets else 0
-                cat.close()
-            except Exception:
-                continue
-            if count >= 4:
-                break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    count = kill_once_saved(proc, photos / ".lookalike" / "catalog.db", at_least=4, timeout=120)
     assert 4 <= count < 24, "the run should have been killed part-way"
 
     with Collection.open(photos) as col:

@@ -34,7 +34,7 @@ from lookalike.encoders.resolve import resolve_encoder
 from lookalike.engines import Engine, create_engine
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, NotIndexedError
 from lookalike.imageio import read_image
-from lookalike.imageio.remote import is_remote, is_url, open_folder, remote_stat
+from lookalike.imageio.remote import file_stat, is_remote, is_url, open_folder
 from lookalike.index.rerank import RERANK_NEIGHBOURS, expand_queries
 from lookalike.results import (
     CollectionInfo,
@@ -279,12 +279,7 @@ class Collection:
         if found is None:
             return None
         file_id, size, mtime_ns, shard, row = found
-        if is_remote(qpath):
-            now = remote_stat(qpath)
-        else:
-            st = qpath.stat()
-            now = (st.st_size, st.st_mtime_ns)
-        if now != (size, mtime_ns):
+        if file_stat(qpath) != (size, mtime_ns):
             return None
         return self.parts.store.load(vset.id, vset.dim, [(file_id, shard, row)])[0]
 

@@ -463,18 +463,15 @@ class Guard:
                 status = message["status"]
             await send(message)
 
+        app = self.app
         try:
             self._check(request)
         except ApiError as exc:
-            refusal = JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
-            await refusal(scope, receive, sent)
-        else:
-            try:
-                await self.app(scope, receive, sent)
-            finally:
-                self._record(scope, status, t0)
-            return
-        self._record(scope, status, t0)
+            app = JSONResponse({"error": exc.message}, exc.status, headers=exc.headers)
+        try:
+            await app(scope, receive, sent)
+        finally:
+            self._record(scope, status, t0)
 
     def _check(self, request: Request) -> None:
         _authorise(request, self.settings)

@@ -12,7 +12,7 @@ import typer
 
 from lookalike.cli.console import err
 from lookalike.errors import CollectionNotFoundError, InvalidOptionError, require_module
-from lookalike.imageio.remote import is_url
+from lookalike.imageio.remote import refuse_url
 
 #: The bearer token comes from here, never from the command line or a file.
 TOKEN_ENV = "LOOKALIKE_TOKEN"
@@ -23,11 +23,7 @@ def parse_collections(items: list[str]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for item in items:
         name, sep, folder = item.partition("=")
-        if is_url(folder if sep else name):
-            raise InvalidOptionError(
-                f"{folder if sep else name}: serve takes folders on this machine; search a "
-                "URL collection with lookalike search or the Python API"
-            )
+        refuse_url(folder if sep else name, "serve")
         path = Path(folder if sep else name).expanduser().resolve()
         name = name if sep else path.name
         if not path.is_dir():

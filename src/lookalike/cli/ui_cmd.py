@@ -15,7 +15,7 @@ from lookalike.cli.console import err
 from lookalike.config import UI_DEFAULT_UPLOAD_MB as DEFAULT_UPLOAD_MB
 from lookalike.config import UI_ROOTS_ENV as ROOTS_ENV
 from lookalike.config import UI_UPLOAD_LIMIT_ENV as UPLOAD_LIMIT_ENV
-from lookalike.errors import CollectionNotFoundError, InvalidOptionError, require_module
+from lookalike.errors import CollectionNotFoundError, require_module
 
 
 def register(app: typer.Typer) -> None:
@@ -32,14 +32,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start the web UI (Streamlit) on the given folders."""
         require_module("streamlit", "the web UI needs Streamlit", "ui")
-        from lookalike.imageio.remote import is_url
+        from lookalike.imageio.remote import refuse_url
 
         for name in names:
-            if is_url(name):
-                raise InvalidOptionError(
-                    f"{name}: the UI takes folders on this machine; search a URL collection "
-                    "with lookalike search or the Python API"
-                )
+            refuse_url(name, "the UI")
         folders = [Path(name).expanduser() for name in names]
         for f in folders:
             if not f.is_dir():

@@ -376,21 +376,25 @@ class Rule:
             return False
         return s.sign >= self.sign and s.solid <= self.solid
 
+    def regional(self, s: PairSignals) -> bool:
+        """Whether a region or a detail of the pair differs beyond the limits."""
+        return s.local > self.local or s.fine > self.fine
+
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
         out = []
         if s.aligned == "none":
             out.append("could not be aligned")
-        regional = s.local > self.local or s.fine > self.fine
+        excused = self.overlay(s)
         for name, value, limit, words in (
             ("difference", s.difference, self.difference, "pixels differ"),
             ("local", s.local, self.local, "a region differs"),
             ("fine", s.fine, self.fine, "a detail differs"),
             ("colour", s.colour, self.colour, "colours differ"),
         ):
-            if value > limit and not (name in ("local", "fine") and self.overlay(s)):
+            if value > limit and not (name in ("local", "fine") and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
-        if regional and not self.overlay(s) and self.sign is not None:
+        if self.regional(s) and not excused and self.sign is not None:
             out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f})")
         return out
 
@@ -437,7 +441,7 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         f"fine {s.fine:.2f}, colour {s.colour:.2f}"
     )
     if not failed:
-        if (s.local > rule.local or s.fine > rule.fine) and rule.overlay(s):
+        if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}")

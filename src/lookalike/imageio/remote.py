@@ -18,7 +18,7 @@ from typing import Any
 
 from upath import UPath
 
-from lookalike.errors import CollectionNotFoundError, ImageDecodeError
+from lookalike.errors import CollectionNotFoundError, ImageDecodeError, InvalidOptionError
 from lookalike.imageio.entry import FileEntry
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -48,9 +48,7 @@ def open_folder(url: str) -> UPath:
     try:
         folder = UPath(url)
         exists, is_dir = folder.exists(), folder.is_dir()
-    except ImportError as exc:
-        raise CollectionNotFoundError(f"cannot open {url}: {exc}") from None
-    except (ValueError, OSError) as exc:
+    except (ImportError, ValueError, OSError) as exc:
         raise CollectionNotFoundError(f"cannot open {url}: {exc}") from None
     if not exists:
         raise CollectionNotFoundError(f"folder not found: {url}")
@@ -100,10 +98,23 @@ def walk_remote(
         yield FileEntry(rel, int(info.get("size") or 0), mtime_ns(info))
 
 
-def remote_stat(path: UPath) -> tuple[int, int]:
-    """(size, modification time in ns) of one file, as :func:`walk_remote` gives them."""
-    info = path.fs.info(path.path)
-    return int(info.get("size") or 0), mtime_ns(info)
+def file_stat(path: Path | UPath) -> tuple[int, int]:
+    """(size, modification time in ns) of one file, as the folder's listing gives them
+    (:func:`walk_remote` for a URL folder, ``os.stat`` for a local one)."""
+    if is_remote(path):
+        info = path.fs.info(path.path)
+        return int(info.get("size") or 0), mtime_ns(info)
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def refuse_url(text: str, what: str) -> None:
+    """One clear line for a URL given to a command (``what``) that takes local folders."""
+    if is_url(text):
+        raise InvalidOptionError(
+            f"{text}: {what} takes folders on this machine; search a URL collection with "
+            "lookalike search or the Python API"
+        )
 
 
 def read_remote(path: UPath, max_bytes: int) -> bytes:
