@@ -1,6 +1,7 @@
 """What training a metric head costs, without the backbone pass: ``train_head`` on N
-cached vectors (synthetic: ``--classes`` centres plus noise, 1,584 floats like the
-default encoder's), with labels and without. Prints the median of ``--runs`` runs.
+cached vectors (synthetic: ``--classes`` centres plus noise, 2,736 floats like the
+backbone's ``layout`` pooling that heads learn from), with labels and without. Prints
+the median of ``--runs`` runs.
 
     python benchmarks/metric_cost.py [--n 10000] [--classes 50] [--runs 3]
 """
@@ -19,7 +20,7 @@ from lookalike.training.metric import MetricConfig, train_head
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--dim", type=int, default=1584)
+    ap.add_argument("--dim", type=int, default=2736)
     ap.add_argument("--classes", type=int, default=50)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()

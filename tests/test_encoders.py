@@ -10,7 +10,12 @@ import pytest
 from imagegen import scene
 from lookalike.config import DEFAULT_POOLING
 from lookalike.encoders import create_encoder, list_encoders, register_encoder
-from lookalike.encoders.efficientnet import EfficientNetLiteEncoder, multi_taps, stage_ends
+from lookalike.encoders.efficientnet import (
+    EfficientNetLiteEncoder,
+    grid_weights,
+    multi_taps,
+    stage_ends,
+)
 from lookalike.errors import InvalidOptionError, UnknownEncoderError, UnsupportedPoolingError
 
 
@@ -58,7 +63,9 @@ def test_average_rgb() -> None:
     np.testing.assert_allclose(enc.encode(px)[0], [0.0, 1.0, 0.0], atol=1e-6)
 
 
-@pytest.mark.parametrize(("pooling", "dim"), [("multi", 1584), ("avg", 1280), ("max", 1280)])
+@pytest.mark.parametrize(
+    ("pooling", "dim"), [("multi", 1584), ("avg", 1280), ("max", 1280), ("layout", 2736)]
+)
 def test_torch_and_onnx_agree(pooling: str, dim: int) -> None:
     px = _pixels(4, 224)
     onnx = EfficientNetLiteEncoder("lite0", pooling=pooling, runtime="onnx")
@@ -89,6 +96,35 @@ def test_multi_pooling_joins_three_depths() -> None:
     np.testing.assert_allclose(parts[0] * 3**0.5, plain, atol=1e-4)
     assert stage_ends([16, 24, 24, 40, 40, 80]) == [0, 2, 4, 5]
     assert multi_taps([16, 24, 24, 40, 40, 80, 80, 112, 112, 192, 320]) == (9, 8)
+
+
+def test_layout_pooling_is_a_grid_of_two_stages() -> None:
+    """``layout``: the stride-16 and stride-32 stage ends, each averaged over the 3x3 bands
+    of adaptive average pooling, so a shape moved to another part of the picture changes
+    the vector where global pooling would not."""
+    import torch
+
+    for side in (7, 14, 9):
+        fmap = torch.randn(2, 5, side, side)
+        w = torch.from_numpy(grid_weights(side))
+        ours = torch.einsum("bchw,ih,jw->bcij", fmap, w, w)
+        ref = torch.nn.functional.adaptive_avg_pool2d(fmap, 3)
+        assert torch.allclose(ours, ref, atol=1e-5)
+    enc = EfficientNetLiteEncoder("lite0", pooling="layout")
+    v = enc.encode(_pixels(2, 224))
+    mid, deep = np.split(v, [9 * 112], axis=1)
+    assert deep.shape[1] == 9 * 192
+    np.testing.assert_allclose(np.linalg.norm(mid, axis=1), 2**-0.5, atol=1e-5)
+    # A square in the top-left corner and the same square in the bottom-right corner:
+    # the same picture to global pooling, two pictures to the grid.
+    a = np.full((224, 224, 3), 255, np.uint8)
+    b = a.copy()
+    a[20:80, 20:80] = 0
+    b[144:204, 144:204] = 0
+    grid = enc.encode(np.stack([a, b]))
+    pooled = EfficientNetLiteEncoder("lite0", pooling="avg").encode(np.stack([a, b]))
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    assert grid[0] @ grid[1] < pooled[0] @ pooled[1] - 0.1
 
 
 def test_lite2_multi_and_unsupported_pooling() -> None:

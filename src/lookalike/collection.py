@@ -307,13 +307,14 @@ class Collection:
         or a vector of the set's encoder). A query that is itself a file of the collection is
         left out of its own results unless ``include_self``. ``check_recall`` also runs an
         exact search and reports the share of its top-k that the index found. ``rerank``
-        searches again with the query expanded by its nearest match (any index kind; one
-        more search and one stored vector read)."""
+        searches again with the query expanded by its nearest matches (any index kind; one
+        more search and a few stored vector reads)."""
         t0 = time.perf_counter()
         vset, loaded = self._searched(k, metric, model, pooling, precision, key)
         qvec, self_rel, label = self._query(query, vset)
         skip = self_rel if (self_rel is not None and not include_self) else None
-        matches, kept = loaded.matches(self.catalog, qvec, k, skip)
+        first = max(k, RERANK_NEIGHBOURS) if rerank else k
+        matches, kept = loaded.matches(self.catalog, qvec, first, skip)
         if rerank and kept:
             nearest = self._vectors_of(vset, kept[:RERANK_NEIGHBOURS])
             qvec = expand_queries(qvec.reshape(1, -1), nearest[None])[0]

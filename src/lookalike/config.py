@@ -16,8 +16,9 @@ DEFAULT_K = 8
 DEFAULT_METRIC = "cosine"
 METRICS = ("cosine", "euclidean")
 #: Ways to turn a feature map into a vector. ``multi`` joins three depths of the network
-#: (EfficientNet encoders only); ``flatten`` and ``max`` are the origin report's two.
-POOLINGS = ("multi", "avg", "max", "flatten")
+#: and ``layout`` two earlier depths on a 3x3 grid (EfficientNet encoders only; ``layout``
+#: is what metric heads learn from); ``flatten`` and ``max`` are the origin report's two.
+POOLINGS = ("multi", "avg", "max", "flatten", "layout")
 DEFAULT_POOLING = "multi"
 
 #: How ``lookalike ui`` tells the web app (a separate Streamlit process) which folders it

@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         rerank: Annotated[
             bool,
-            typer.Option(help="Re-rank: search again with the query expanded by its best match."),
+            typer.Option(help="Re-rank: search again with the query joined by its 3 best matches."),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         grid: Annotated[

@@ -95,7 +95,7 @@ def render() -> None:
         rerank = st.checkbox(
             "Re-rank (query expansion)",
             key="search-rerank",
-            help="Search again with the query joined by its best match.",
+            help="Search again with the query joined by its three best matches.",
         )
         kind = st.selectbox("Index", INDEX_KINDS, key="search-index")
     pool = None if pooling == "(any)" else pooling
