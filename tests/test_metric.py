@@ -144,6 +144,9 @@ def test_rerank_is_the_same_through_every_index(photos: Path) -> None:
             assert result.rerank and result.index == kind
             answers[kind] = [m.path for m in result.matches]
         plain = [m.path for m in col.search(query, k=6).matches]
+        # k=1 still expands the query by as many neighbours as k=6 does
+        one = [m.path for m in col.search(query, k=1, rerank=True).matches]
+    assert one == answers["ivf"][:1]
     assert answers["exact"] == answers["hnsw"] == answers["ivf"]
     assert len(answers["exact"]) == 6 and query not in answers["exact"]
     assert set(answers["exact"]) & set(plain)
