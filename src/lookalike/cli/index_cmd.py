@@ -128,7 +128,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 help="Embedding method: multi (default: three depths of the network), "
-                "avg, max or flatten (the autoencoders: flatten, max, avg)."
+                "avg, max, flatten, or layout (two depths on a 3x3 grid: what metric heads "
+                "learn from). The autoencoders: flatten, max, avg."
             ),
         ] = None,
         image_size: Annotated[
