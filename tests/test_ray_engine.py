@@ -91,8 +91,16 @@ def test_ray_engine_matches_local_and_runs_incrementally(photos: Path, tmp_path:
 
 @pytest.fixture
 def running_ray() -> Iterator[None]:
-    """A local Ray started by the caller: the engine uses it and leaves it running."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """A local Ray started by the caller: the engine uses it and leaves it running. Its
+    start is tried twice, as the engine does: a busy machine can miss Ray's 30-s limit."""
+    for attempt in (1, 2):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            break
+        except Exception:  # Ray raises bare exceptions, e.g. a start-up timeout
+            ray.shutdown()
+            if attempt == 2:
+                raise
     yield
     ray.shutdown()
 
