@@ -17,7 +17,13 @@ from lookalike.encoders import create_encoder
 from lookalike.errors import EncoderOutputError, LookalikeError, UnsupportedPoolingError
 from lookalike.evaluation.folds import evaluate_folds, fold_of
 from lookalike.evaluation.grid import run_grid
-from lookalike.training.metric import MetricConfig, fit_whitening, train_metric
+from lookalike.training.metric import (
+    HEAD_POOLING,
+    MetricConfig,
+    backbone_encoder,
+    fit_whitening,
+    train_metric,
+)
 
 TINY = MetricConfig(backbone="test-tiny", pooling=None, epochs=40, batch_size=32, dim=16)
 
@@ -86,6 +92,18 @@ def test_partial_labels_and_no_labels(tmp_path: Path) -> None:
     assert (some.images, some.labelled, some.classes) == (30, 12, 3)
     assert (none.labelled, none.classes, none.history) == (0, 0, [])
     assert none.dim <= 192  # whitening keeps the backbone's (non-degenerate) directions
+
+
+def test_heads_learn_from_the_layout_pooling_where_the_backbone_has_it() -> None:
+    """EfficientNet backbones give heads their ``layout`` vectors; a backbone without that
+    pooling gives its own; an explicit pooling wins."""
+    lite = backbone_encoder(MetricConfig())
+    assert (lite.name, lite.pooling, HEAD_POOLING) == ("efficientnet-lite0", "layout", "layout")
+    assert lite.dim == 9 * (112 + 192)
+    assert backbone_encoder(MetricConfig(backbone="test-tiny")).name == "test-tiny"
+    assert backbone_encoder(MetricConfig(pooling="avg")).pooling == "avg"
+    with pytest.raises(UnsupportedPoolingError):
+        backbone_encoder(MetricConfig(pooling="mean"))
 
 
 def test_whitening_evens_out_directions() -> None:
