@@ -11,7 +11,7 @@ Without it, a bounded httpx client (a fixed number of requests per level) drives
 load, and the figures are the client's limit as much as the server's.
 
     python benchmarks/serve_load.py DIR [--seconds 15] [--requests 400] [--levels 1,8,32]
-        [--client wrk|httpx] [--index-images 400]
+        [--client wrk|httpx] [--index-images 400] [--paced 400]
 
 DIR must be indexed. Upload queries are JPEGs made from DIR's own images. The figures in
 the README come from the 100,000-image set that ``benchmarks/fm100k.py`` writes.
@@ -102,6 +102,8 @@ for line in io.lines(list) do
       "\r\n--" .. boundary .. "--\r\n"
   end
 end
+local pause = %(delay)f
+if pause > 0 then function delay() return pause end end
 local kind = mode == "path" and "application/json" or
   ("multipart/form-data; boundary=" .. boundary)
 local threads, i = {}, 0
@@ -124,13 +126,24 @@ end
 
 
 def wrk_level(
-    base: str, name: str, mode: str, items: list[str], clients: int, seconds: int, work: Path
+    base: str,
+    name: str,
+    mode: str,
+    items: list[str],
+    clients: int,
+    seconds: int,
+    work: Path,
+    rate: float = 0.0,
 ) -> tuple[float, float, float, float, int]:
-    """(requests/s, p50, p95, p99 in ms, 5xx) of ``seconds`` of ``wrk`` load."""
+    """(requests/s, p50, p95, p99 in ms, 5xx) of ``seconds`` of ``wrk`` load: each client
+    sends its next request as soon as the last is answered, or with ``rate``, after a
+    pause that spreads ``rate`` requests a second over the clients (an application's
+    clients that do something between calls; the rate reached is what is printed)."""
     listing = work / f"{mode}.txt"
     listing.write_text("\n".join(items) + "\n")
     script = work / f"{mode}.lua"
-    script.write_text(WRK_SCRIPT % {"mode": mode, "list": listing, "name": name})
+    delay = 1000.0 * clients / rate if rate else 0.0
+    script.write_text(WRK_SCRIPT % {"mode": mode, "list": listing, "name": name, "delay": delay})
     out = subprocess.run(
         ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "-s", str(script), base],
         capture_output=True, text=True, check=True,
@@ -163,6 +176,13 @@ def main() -> None:
     ap.add_argument("--levels", default="1,8,32")
     ap.add_argument("--client", choices=("wrk", "httpx"), default=None)
     ap.add_argument("--index-images", type=int, default=400)
+    ap.add_argument(
+        "--paced",
+        type=float,
+        default=0.0,
+        help="wrk: also search by path at the largest level, clients pausing so that "
+        "together they send this many requests/s",
+    )
     args = ap.parse_args()
     client = args.client or ("wrk" if shutil.which("wrk") else "httpx")
     folder = args.folder.resolve()
@@ -242,6 +262,17 @@ def main() -> None:
                     "level's second half)",
                     flush=True,
                 )
+        if args.paced and client == "wrk":
+            clients = max(int(x) for x in args.levels.split(","))
+            rate, p50, p95, p99, errors = wrk_level(
+                base, name, "path", rels[:5000], clients, args.seconds, work, args.paced
+            )
+            print(
+                f"search by path    {clients:>3} clients, paced at {args.paced:.0f} req/s: "
+                f"{rate:7.1f} req/s, p50 {p50:6.1f} ms, p95 {p95:6.1f} ms, p99 {p99:6.1f} ms, "
+                f"5xx {errors}",
+                flush=True,
+            )
         half = rss[len(rss) // 2 :]
         print(
             f"server memory (RSS) after each level: {', '.join(f'{m:.0f}' for m in rss)} MiB; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,25 @@ def test_crop_and_rotation_are_aligned(tmp_path: Path) -> None:
     original = scene("noise", 6)
     for name in ("crop-85", "aspect-crop", "rotate-5"):
         v = _verdict(original, ALTERATIONS[name](original), tmp_path)
-        assert v.signals.aligned in ("features", "slid"), (name, v.reason)
+        assert v.signals.aligned in ("features", "slid", "rotated"), (name, v.reason)
+
+
+def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
+    """A smooth picture gives feature matching too little: a 5-degree rotation (corners
+    filled from the edge, as a hand-straightened copy) is aligned by turning it back,
+    mirrored too, and measures as the same picture."""
+    from lookalike.datasets.variants import rotate_5
+
+    w, h = 480, 320
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.stack([xx / w * 200 + 30, yy / h * 180 + 40, 120 + 60 * np.sin(xx / 70)], -1)
+    smooth = Image.fromarray(rgb.astype(np.uint8))
+    draw = ImageDraw.Draw(smooth)
+    draw.ellipse((150, 90, 300, 220), fill=(240, 230, 90))
+    for copy in (rotate_5(smooth), ImageOps.mirror(rotate_5(smooth))):
+        v = _verdict(smooth, copy, tmp_path)
+        assert v.signals.aligned == "rotated" and 4.5 <= abs(v.signals.angle) <= 5.5, v.reason
+        assert v.signals.difference < 0.1 and "turned 5" in v.reason
 
 
 @pytest.fixture
@@ -200,3 +219,99 @@ def test_an_excused_overlay_is_named_in_the_verdict() -> None:
     assert not v.same and "a region differs" in v.reason and "not a thin overlay" in v.reason
     tiny = PairSignals(0.9, 0.1, 0.6, 0.9, 0.05, 0, 1.0, "direct", True, 1.0, 0.2)
     assert not judge_pair(rules, tiny).same  # tiny pictures have no overlay excuse
+
+
+def test_a_black_and_white_version_of_a_colour_drawing_is_another_picture(
+    tmp_path: Path,
+) -> None:
+    """Colourfulness: a grey version of the flag changes ``chroma`` by most of it, a
+    brighter or warmer copy by little; a rule with a chroma limit names it."""
+    from lookalike.grouping.verify import Rule, Rules
+
+    original = flag()
+    grey = ImageOps.grayscale(original).convert("RGB")
+    for copy in (ALTERATIONS["brighter"](original), ALTERATIONS["colour-grade"](original)):
+        assert _verdict(original, copy, tmp_path).signals.chroma < 0.3
+    v = _verdict(original, grey, tmp_path)
+    assert v.signals.chroma > 0.7
+    rule = Rule(0.5, 2.0, 9.0, 2.0, chroma=0.4)
+    verdict = judge_pair(Rules(rule, rule), v.signals)
+    assert not verdict.same and "colourfulness differs" in verdict.reason
+
+
+def test_an_alignment_covering_too_little_proves_nothing() -> None:
+    from lookalike.grouping.verify import PairSignals, Rule, Rules
+
+    rule = Rule(0.2, 0.4, 0.4, 0.2, overlap=0.6)
+    rules = Rules(rule, rule)
+    crop = PairSignals(0.9, 0.0, 0.0, 0.0, 0.0, 0, 0.45, "slid", False)
+    v = judge_pair(rules, crop)
+    assert not v.same and "too little overlaps (overlap 45% < 60%)" in v.reason
+    assert judge_pair(rules, replace(crop, overlap=0.72)).same
+
+
+def test_fitted_limits_include_colourfulness_and_overlap() -> None:
+    """Where only colourfulness or coverage tells copies from look-alikes, the fit sets
+    those limits (and leaves them off where nothing needs them)."""
+    from lookalike.grouping.verify import PairSignals
+    from lookalike.grouping.verify_fit import fit_rule
+
+    rng = np.random.default_rng(1)
+
+    def s(chroma: float, overlap: float, aligned: str = "direct") -> PairSignals:
+        d = float(rng.uniform(0, 0.1))
+        return PairSignals(0.9, d, d, d, 0.05, 0, overlap, aligned, False, chroma=chroma)
+
+    copies = [s(float(c), 1.0) for c in rng.uniform(0, 0.2, 100)]
+    copies += [s(0.05, float(o), "slid") for o in rng.uniform(0.65, 0.9, 50)]
+    grey = [s(float(c), 1.0) for c in rng.uniform(0.7, 1.0, 40)]
+    part = [s(0.05, float(o), "slid") for o in rng.uniform(0.2, 0.5, 40)]
+    rule, fit = fit_rule(copies + grey + part, [1] * 150 + [0] * 80)
+    assert fit["precision"] == 1.0 and fit["recall"] == 1.0
+    assert rule.chroma is not None and 0.2 <= rule.chroma < 0.7
+    assert rule.overlap is not None and 0.5 <= rule.overlap <= 0.65
+    plain, _ = fit_rule(copies, [1] * 150)
+    assert plain.chroma is None and plain.overlap is None
+
+
+def test_small_pictures_find_their_noisy_copies_by_pixels(tmp_path: Path) -> None:
+    """Pixel neighbours: a noisy and a mirrored copy of a 96-px picture are among its
+    nearest by signature, whatever else looks alike; large pictures are left out."""
+    from lookalike.grouping.pixel_neighbours import pixel_pairs, small_ids
+    from lookalike.grouping.verify import Rules, Verifier
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(30):
+        im = scene("shapes", k).resize((96, 96), Image.Resampling.LANCZOS)
+        paths.append(tmp_path / f"s{k}.png")
+        im.save(paths[-1])
+    base = np.asarray(Image.open(paths[5]), np.float32)
+    noisy = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    paths.append(tmp_path / "noisy.png")
+    Image.fromarray(noisy).save(paths[-1])
+    paths.append(tmp_path / "mirror.png")
+    ImageOps.mirror(Image.open(paths[5])).save(paths[-1])
+    rules = load_rules()
+    judge = Verifier(Rules(rules.regular, rules.tiny), lambda i: paths[i], workers=1)
+    found = pixel_pairs(judge, range(len(paths)), k=3)
+    assert (5, 30) in found and (5, 31) in found
+    assert small_ids({1: (96, 96), 2: (1024, 96), 3: (None, None)}) == {1}
+
+
+def test_a_darker_rendering_of_a_grey_drawing_changes_tone(tmp_path: Path) -> None:
+    """Tone: a grey icon redrawn in black is the same shape to normalised grey levels,
+    but its mean grey level falls far more than a +20% brightness copy's rises."""
+    from lookalike.grouping.verify import Rule, Rules
+
+    icon = Image.new("RGB", (128, 128), (255, 255, 255))
+    draw = ImageDraw.Draw(icon)
+    draw.ellipse((8, 8, 120, 120), fill=(120, 120, 120))
+    draw.rectangle((44, 30, 84, 98), fill=(200, 200, 200))
+    black = Image.fromarray((np.asarray(icon, np.float32) * 0.45).astype(np.uint8))
+    brighter = _verdict(icon, ALTERATIONS["brighter"](icon), tmp_path).signals
+    darker = _verdict(icon, black, tmp_path).signals
+    assert brighter.tone < 0.2 < darker.tone and darker.difference < 0.05
+    rule = Rule(0.2, 0.4, 0.6, 0.4, tone=0.25)
+    verdict = judge_pair(Rules(rule, rule), darker)
+    assert not verdict.same and "brightness differs" in verdict.reason

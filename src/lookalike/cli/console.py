@@ -42,6 +42,7 @@ _PHASES = {
     "index": "Indexing",
     "neighbours": "Neighbours",
     "group": "Grouping",
+    "pixels": "Small pictures",
     "verify": "Verifying",
     "choosing k": "Choosing k",
     "clusters": "Clustering",

@@ -32,6 +32,7 @@ from lookalike.grouping.keep import (
 )
 from lookalike.grouping.linkage import Pair, link, pair
 from lookalike.grouping.neighbours import knn_graph
+from lookalike.grouping.pixel_neighbours import add_pixel_candidates, small_ids
 from lookalike.grouping.reports import (
     TIERS,
     DuplicateReport,
@@ -234,6 +235,13 @@ def find_duplicates(
         def cosine(a: int, b: int) -> float:
             va, vb = by_id[a], by_id[b]
             return float(va @ vb / max(float(np.linalg.norm(va) * np.linalg.norm(vb)), 1e-12))
+
+        small = small_ids({i: (rows[i].width, rows[i].height) for i in reps.tolist()})
+        if progress and small:
+            progress(Progress("pixels", 0, len(small)))
+        candidates = add_pixel_candidates(candidates, judge, small, cosine, near, blocked=blocked)
+        if progress and small:
+            progress(Progress("pixels", len(small), len(small)))
 
         def tick(done: int, total: int) -> None:
             if progress:

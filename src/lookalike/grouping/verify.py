@@ -2,9 +2,10 @@
 one picture pass, different pictures that look alike fail.
 
 Each image gets a fingerprint once: a thumbnail with solid borders trimmed. A pair is
-aligned directly (same framing, or mirrored), as a crop by template matching, or by ORB
-features and a RANSAC similarity transform (OpenCV), so crops, rotations and
-letterboxing line up. On the aligned overlap it measures:
+aligned directly (same framing, or mirrored), as a crop by template matching, by ORB
+features and a RANSAC similarity transform (OpenCV), or by turning one of two pictures
+of the same shape a few degrees, so crops, rotations and letterboxing line up. On the
+aligned overlap it measures:
 
 * ``difference``: mean absolute difference of the grey levels, each picture normalised
   to zero mean and unit spread (so brightness and contrast changes cost nothing);
@@ -12,6 +13,11 @@ letterboxing line up. On the aligned overlap it measures:
   12 x 12 grid (an object pasted in, a changed caption);
 * ``colour``: the chromaticity difference (colour with brightness divided out) of the
   cells, once the shift common to all cells is taken out (a recolouring, not a grade);
+* ``chroma``: how much more or less colourful the cells are (a black-and-white or flat
+  version of a colour drawing, whose dark cells ``colour`` cannot weigh);
+* ``tone``: how much brighter or darker the overlap is on the whole (the log ratio of
+  the mean grey levels: a black version of a grey drawing, which the normalised grey
+  levels cannot see);
 * ``inliers`` and ``overlap`` of the alignment.
 
 Limits on these signals (one set for pictures of ordinary size, one for tiny pictures),
@@ -83,15 +89,19 @@ class PairSignals:
     colour: float
     inliers: int
     overlap: float
-    aligned: str  # direct, mirrored, slid (a crop along one side), features or none
+    aligned: str  # direct, mirrored, slid (a crop), features, rotated or none
     tiny: bool
     sign: float = 0.0  # the most changed cell: share of its changes in one direction
     solid: float = 1.0  # ... and share of them left after a 3 x 3 erosion
+    chroma: float = 0.0  # change of colourfulness, relative to the more colourful one
+    angle: float = 0.0  # degrees a rotated copy was turned by
+    tone: float = 0.0  # |log| of the ratio of mean grey levels
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, rounded for reading."""
         d = asdict(self)
-        for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid"):
+        for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
+                  "chroma", "tone"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -159,16 +169,16 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
-#: (difference, local, fine, colour, sign, solid)
-Measured = tuple[float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone)
+Measured = tuple[float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0)
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid) of two aligned pictures over
-    ``mask``; ``sign`` and ``solid`` describe the most changed cell (:func:`_overlay`)."""
+    """(difference, local, fine, colour, sign, solid, chroma, tone) of two aligned pictures
+    over ``mask``; ``sign`` and ``solid`` describe the most changed cell (:func:`_overlay`)."""
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = _grey(a), _grey(b)
@@ -187,6 +197,8 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         grid, worst = 2 * GRID, _cells(diff, mask, 2 * GRID)
     fine = float(np.nanmax(worst))
     sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
+    chroma = _chroma(a, b, mask)
+    tone = abs(math.log((float(ga[mask].mean()) + 10.0) / (float(gb[mask].mean()) + 10.0)))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
@@ -198,11 +210,29 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid
+        return difference, local, fine, 0.0, sign, solid, chroma, tone
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid
+    return difference, local, fine, colour, sign, solid, chroma, tone
+
+
+def _chroma(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+    """Mean change of each cell's colourfulness (the spread of its red, green and blue),
+    relative to the more colourful picture: a brightness change or a colour grade moves
+    it a little, a black-and-white or flat-coloured version of a colour picture by most
+    of it."""
+
+    def spread(x: NDArray[np.float32]) -> NDArray[np.float32]:  # max - min of r, g, b
+        r, g, bl = x[..., 0], x[..., 1], x[..., 2]
+        return np.maximum(np.maximum(r, g), bl) - np.minimum(np.minimum(r, g), bl)
+
+    ca, cb = _cells(spread(a), mask), _cells(spread(b), mask)
+    ok = np.isfinite(ca) & np.isfinite(cb)
+    if not ok.any():
+        return 0.0
+    scale = max(float(ca[ok].mean()), float(cb[ok].mean()), 16.0)
+    return float(np.abs(ca[ok] - cb[ok]).mean()) / scale
 
 
 def _overlay(
@@ -258,8 +288,12 @@ def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.fl
     return m, int(inl.sum())
 
 
-def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
-    """Align two fingerprints the best way found and measure the pair."""
+def compare(
+    fa: Fingerprint, fb: Fingerprint, cosine: float, *, framed: bool = False
+) -> PairSignals:
+    """Align two fingerprints the best way found and measure the pair. ``framed``: try
+    the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
+    signatures, which see no crop or rotation)."""
     tiny = fa.tiny or fb.tiny
     best: Aligned | None = None
     for a, b in ((fa.rgb, fb.rgb), (fa.full, fb.full)):  # trimmed, and as they are
@@ -276,11 +310,12 @@ def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
                 if best is None or got[0] < best[0][0]:
                     best = (got, name, 0, 1.0)
     a, b = fa.rgb, fb.rgb
-    if not tiny and (best is None or best[0][0] > GOOD_DIRECT):
+    more = not tiny and not framed  # crops, features and rotations
+    if more and (best is None or best[0][0] > GOOD_DIRECT):
         slid = _slide(a, b)
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
             best = slid
-    if not tiny and (best is None or best[0][0] > GOOD_DIRECT):
+    if more and (best is None or best[0][0] > GOOD_DIRECT):
         import cv2
 
         m, inliers = _features_transform(fa, fb)
@@ -293,13 +328,91 @@ def compare(fa: Fingerprint, fb: Fingerprint, cosine: float) -> PairSignals:
             got = _measure(a, warped, cover)
             if best is None or got[0] < best[0][0]:
                 best = (got, "features", inliers, float(cover.mean()))
+    # a rotation is also tried where feature matching aligned the pair, so that every
+    # member of a group is measured against a rotated copy with the same care
+    if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
+        turned = _rotation(fa.full, fb.full)
+        if turned is not None and (best is None or turned[0][0] < best[0][0]):
+            best = turned
     if best is None:
-        return PairSignals(cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny)
-    (d, loc, fine, col, sign, solid), name, inliers, overlap = best
-    return PairSignals(cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid)
+        return PairSignals(
+            cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny, chroma=NO_MATCH[6], tone=NO_MATCH[7]
+        )
+    (d, loc, fine, col, sign, solid, chroma, tone), name, inliers, overlap = best
+    angle = float(inliers) if name == "rotated" else 0.0  # a rotation has no inliers
+    inliers = 0 if name == "rotated" else inliers
+    return PairSignals(
+        cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone
+    )
 
 
 Aligned = tuple[Measured, str, int, float]
+
+#: Small rotations tried when nothing else aligns a pair of the same shape (degrees):
+#: a picture straightened or tilted by hand, where smooth or repetitive content gives
+#: feature matching too little to hold on to.
+ANGLES = tuple(float(d) for d in range(-10, 11, 2) if d)
+#: The rough search's mean grey difference above which no rotation is measured.
+ROTATION_GATE = 0.4
+
+
+def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
+    """Align a copy rotated about its centre (as it is or mirrored): the angle is found on
+    64-px grey versions, then the pair is measured where the rotated copy covers."""
+    import cv2
+
+    if abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) >= 0.08:
+        return None
+    rb = _resize(b, a.shape[:2])
+    h, w = a.shape[:2]
+    kernel = np.ones((3, 3), np.uint8)
+
+    def turn(
+        x: NDArray[np.float32], angle: float, size: tuple[int, int]
+    ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        hh, ww = size
+        m = cv2.getRotationMatrix2D((ww / 2, hh / 2), angle, 1.0)
+        out = cv2.warpAffine(x, m, (ww, hh), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        cover = cv2.warpAffine(np.ones((hh, ww), np.uint8), m, (ww, hh),
+                               flags=cv2.INTER_NEAREST)  # fmt: skip
+        return out, cv2.erode(cover, kernel).astype(bool)
+
+    def norm(g: NDArray[np.float32], m: NDArray[np.bool_]) -> NDArray[np.float32]:
+        v = g[m]
+        return (g - v.mean()) / max(float(v.std()), 4.0)
+
+    def search(
+        side: int, angles: Iterable[float], sides: Iterable[bool]
+    ) -> tuple[float, float, bool]:
+        f = side / max(h, w)
+        sh, sw = max(8, round(h * f)), max(8, round(w * f))
+        ga = _grey(_resize(a, (sh, sw)))
+        best: tuple[float, float, bool] | None = None
+        for mirrored in sides:
+            gb = _grey(_resize(rb[:, ::-1] if mirrored else rb, (sh, sw)))
+            for angle in angles:
+                turned, cover = turn(gb, angle, (sh, sw))
+                if cover.sum() < 16:
+                    continue
+                score = float(np.abs(norm(ga, cover) - norm(turned, cover))[cover].mean())
+                if best is None or score < best[0]:
+                    best = (score, angle, mirrored)
+        return best if best else (9.0, 0.0, False)
+
+    # the angle roughly (2-degree steps) on 64-px grey versions, then to a quarter degree
+    # on 128-px ones;
+    # where no angle brings the grey levels close, the pair is no rotated copy
+    score, angle, mirrored = search(64, ANGLES, (False,))
+    if score > ROTATION_GATE:  # a mirrored and rotated copy (rarer) only then
+        score, angle, mirrored = search(64, ANGLES, (True,))
+        if score > ROTATION_GATE:
+            return None
+    _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
+    _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
+    turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
+    # the angle travels where feature matching puts its inliers
+    return _measure(a, turned, cover), "rotated", angle, float(cover.mean())  # type: ignore[return-value]
 
 
 def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
@@ -369,6 +482,13 @@ class Rule:
     #: None: no excuse (tiny pictures, and rules saved before there was one).
     sign: float | None = None
     solid: float | None = None
+    #: Colourfulness may change by at most this share (None: no limit, as in old rules).
+    chroma: float | None = None
+    #: The mean grey level may change by at most this (|log| of the ratio); None: no limit.
+    tone: float | None = None
+    #: An alignment must cover at least this share of the larger picture (a crop that
+    #: leaves out where two pictures differ proves nothing); None: no limit.
+    overlap: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
@@ -394,6 +514,12 @@ class Rule:
         ):
             if value > limit and not (name in ("local", "fine") and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
+        if self.chroma is not None and s.chroma > self.chroma:
+            out.append(f"colourfulness differs (chroma {s.chroma:.2f} > {self.chroma:.2f})")
+        if self.tone is not None and s.tone > self.tone:
+            out.append(f"brightness differs (tone {s.tone:.2f} > {self.tone:.2f})")
+        if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
+            out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:
             out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f})")
         return out
@@ -432,13 +558,14 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         "mirrored": "mirrored",
         "slid": f"a crop ({s.overlap:.0%} of the larger)",
         "features": f"{s.inliers} geometric inliers, {s.overlap:.0%} overlap",
+        "rotated": f"turned {abs(s.angle):g} degrees, {s.overlap:.0%} overlap",
         "none": "not aligned",
     }[s.aligned]
     rule = rules.for_pair(s)
     failed = rule.exceeded(s)
     text = (
         f"cosine {s.cosine:.3f}, {how}, difference {s.difference:.2f}, local {s.local:.2f}, "
-        f"fine {s.fine:.2f}, colour {s.colour:.2f}"
+        f"fine {s.fine:.2f}, colour {s.colour:.2f}, chroma {s.chroma:.2f}, tone {s.tone:.2f}"
     )
     if not failed:
         if rule.regional(s) and rule.overlay(s):
@@ -465,6 +592,8 @@ class Verifier:
         self.prints: dict[int, Fingerprint | None] = {}
         self.failed: dict[int, str] = {}
         self._verdicts: dict[tuple[int, int], Verdict] = {}
+        #: Pairs to compare in the same framing only (proposed by pixel signatures).
+        self.framed: set[tuple[int, int]] = set()
 
     def prepare(self, ids: Iterable[int]) -> None:
         """Fingerprint these images (in parallel threads; decoding releases the GIL)."""
@@ -530,6 +659,7 @@ class Verifier:
             signals = PairSignals(cosine, *NO_MATCH[:4], 0, 0.0, "none", False)
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
-        verdict = judge_pair(self.rules, compare(fa, fb, cosine))
+        framed = (a, b) in self.framed or (b, a) in self.framed
+        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed))
         self._verdicts[(a, b)] = verdict
         return verdict

@@ -18,13 +18,29 @@ from lookalike.store import write_bytes_atomic
 
 #: The rules shipped with lookalike, fitted with ``lookalike evaluate-groups --set hard``.
 SHIPPED = "verifier.json"
-#: The limits tried for each signal.
+#: The limits tried for each signal (9.0 and 0.0: no limit).
 GRID = {
     "difference": np.round(np.arange(0.05, 0.61, 0.05), 2),
     "local": np.round(np.arange(0.1, 2.01, 0.1), 2),
     "fine": np.round([*np.arange(0.2, 2.61, 0.2), 9.0], 2),
-    "colour": np.round(np.arange(0.2, 2.01, 0.2), 2),
+    "colour": np.round([0.15, *np.arange(0.2, 0.61, 0.05), *np.arange(0.8, 2.01, 0.2)], 2),
 }
+#: The steps each limit then moves by, one limit at a time with the others held
+#: (coordinate ascent), colourfulness and overlap included.
+STEPS = {
+    "difference": np.round(np.arange(0.02, 0.601, 0.01), 2),
+    "local": np.round(np.arange(0.05, 2.001, 0.05), 2),
+    "fine": np.round([*np.arange(0.05, 2.601, 0.05), 9.0], 2),
+    "colour": np.round(np.arange(0.05, 2.001, 0.05), 2),
+    "chroma": np.round([*np.arange(0.05, 0.801, 0.05), 9.0], 2),
+    "overlap": np.round(np.arange(0.0, 0.801, 0.05), 2),
+    "tone": np.round([*np.arange(0.05, 0.501, 0.025), 9.0], 3),
+}
+
+
+#: Where the precision asked for is out of reach, the F-score with this beta is kept
+#: (below 1: precision weighs more).
+BETA = 0.5
 
 
 #: The overlay a regular pair's regional change may be (sign at least, solid at most):
@@ -32,6 +48,8 @@ GRID = {
 #: every rejected watermark had sign >= 0.86 (all but one 1.0) and solid <= 0.38, every
 #: pasted object solid >= 0.42, and every changed caption sign <= 0.56.
 OVERLAY = (0.95, 0.4)
+
+Limits = dict[str, float]
 
 
 def fit_rule(
@@ -44,17 +62,47 @@ def fit_rule(
     """The limits that admit the most true pairs while the admitted pairs keep
     ``min_precision`` (the most precise limits where none does), and their figures.
     ``overlay`` (sign, solid) excuses a region or detail that differs when the change is
-    a thin one-way overlay (:meth:`Rule.overlay`); the other limits are fitted with it."""
+    a thin one-way overlay (:meth:`Rule.overlay`); the other limits are fitted with it.
+    The four pixel limits are searched on a coarse grid, then each limit (colourfulness
+    and overlap too) moves in finer steps with the others held, until none improves."""
     y = np.asarray(labels, bool)
+    if not len(y):
+        raise StoreError("no pair to fit the verifier on")
     aligned = np.asarray([s.aligned != "none" for s in signals])
-    values = {k: np.asarray([getattr(s, k) for s in signals]) for k in GRID}
+    names = list(STEPS)
+    values = {k: np.asarray([getattr(s, k) for s in signals], float) for k in names}
     excused = np.zeros(len(y), bool)  # regional changes excused as an overlay
     if overlay is not None:
         signs = np.asarray([s.sign for s in signals])
         solids = np.asarray([s.solid for s in signals])
         excused = (signs >= overlay[0]) & (solids <= overlay[1])
-    best: tuple[tuple[int, float], Rule, int, int] | None = None
     n_true = max(1, int(y.sum()))
+
+    def key(ok: np.ndarray) -> tuple[tuple[int, float], int, int]:
+        tp, fp = int((ok & y).sum()), int((ok & ~y).sum())
+        if tp == 0:
+            return (-1, 0.0), tp, fp
+        precision, recall = tp / (tp + fp), tp / n_true
+        # reaching the precision comes first, then recall; where no limits reach it
+        # (mislabelled pairs in the data), the best F-score weighted towards precision
+        b2 = BETA * BETA
+        score = (1 + b2) * precision * recall / (b2 * precision + recall)
+        return ((1, tp) if precision >= min_precision else (0, score)), tp, fp
+
+    def admitted(lim: Limits) -> np.ndarray:
+        regional = (values["local"] <= lim["local"]) & (values["fine"] <= lim["fine"])
+        return (
+            aligned
+            & (values["difference"] <= lim["difference"])
+            & (regional | excused)
+            & (values["colour"] <= lim["colour"])
+            & (values["chroma"] <= lim["chroma"])
+            & (values["overlap"] >= lim["overlap"])
+            & (values["tone"] <= lim["tone"])
+        )
+
+    free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0}
+    best: tuple[tuple[int, float], Limits] | None = None
     for d in GRID["difference"]:
         a1 = aligned & (values["difference"] <= d)
         for loc in GRID["local"]:
@@ -62,30 +110,40 @@ def fit_rule(
             for f in GRID["fine"]:
                 a3 = a1 & ((a2 & (values["fine"] <= f)) | excused)
                 for c in GRID["colour"]:
-                    ok = a3 & (values["colour"] <= c)
-                    tp, fp = int((ok & y).sum()), int((ok & ~y).sum())
-                    if tp == 0:
-                        continue
-                    precision = tp / (tp + fp)
-                    recall = tp / n_true
-                    # reaching the precision comes first, then recall; where no limits reach
-                    # it (mislabelled pairs in the data), the best F-score weighted 4:1
-                    # towards precision
-                    score = 17 * precision * recall / (precision + 16 * recall)
-                    key = (1, tp) if precision >= min_precision else (0, score)
-                    if best is None or key > best[0]:
-                        limits = (float(d), float(loc), float(f), float(c))
-                        best = (key, Rule(*limits, *(overlay or (None, None))), tp, fp)
-    if best is None:
-        raise StoreError("no pair to fit the verifier on")
-    _, rule, tp, fp = best
+                    k = key(a3 & (values["colour"] <= c))[0]
+                    if best is None or k > best[0]:
+                        lim = {"difference": d, "local": loc, "fine": f, "colour": c}
+                        best = (k, {**lim, **free})
+    assert best is not None
+    for _ in range(6):  # coordinate ascent from the grid's best
+        moved = False
+        for name in names:
+            for v in STEPS[name]:
+                trial = {**best[1], name: float(v)}
+                k = key(admitted(trial))[0]
+                if k > best[0]:
+                    best, moved = (k, trial), True
+        if not moved:
+            break
+    lim = {k: float(v) for k, v in best[1].items()}
+    _, tp, fp = key(admitted(lim))
+    rule = Rule(
+        lim["difference"],
+        lim["local"],
+        lim["fine"],
+        lim["colour"],
+        *(overlay or (None, None)),
+        chroma=None if lim["chroma"] >= 9.0 else lim["chroma"],
+        overlap=None if lim["overlap"] <= 0.0 else lim["overlap"],
+        tone=None if lim["tone"] >= 9.0 else lim["tone"],
+    )
     figures = {
         "pairs": len(y),
         "true": int(y.sum()),
         "admitted": tp + fp,
         "correct": tp,
-        "precision": round(tp / (tp + fp), 4),
-        "recall": round(tp / max(1, int(y.sum())), 4),
+        "precision": round(tp / max(1, tp + fp), 4),
+        "recall": round(tp / n_true, 4),
     }
     return rule, figures
 
