@@ -99,10 +99,16 @@ def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
     smooth = Image.fromarray(rgb.astype(np.uint8))
     draw = ImageDraw.Draw(smooth)
     draw.ellipse((150, 90, 300, 220), fill=(240, 230, 90))
+    from lookalike.grouping.verify import _rotation, fingerprint
+
     for copy in (rotate_5(smooth), ImageOps.mirror(rotate_5(smooth))):
         v = _verdict(smooth, copy, tmp_path)
-        assert v.signals.aligned == "rotated" and 4.5 <= abs(v.signals.angle) <= 5.5, v.reason
-        assert v.signals.difference < 0.1 and "turned 5" in v.reason
+        # a turn, or a crop whose alignment the sub-pixel refinement turned
+        assert v.same and v.signals.aligned in ("rotated", "slid"), v.reason
+        assert v.signals.difference < 0.1
+        fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
+        turned = _rotation(fa.full, fb.full)
+        assert turned is not None and 4.5 <= abs(turned[2]) <= 5.5 and turned[0][0] < 0.1
 
 
 @pytest.fixture
@@ -248,6 +254,8 @@ def test_an_alignment_covering_too_little_proves_nothing() -> None:
     v = judge_pair(rules, crop)
     assert not v.same and "too little overlaps (overlap 45% < 60%)" in v.reason
     assert judge_pair(rules, replace(crop, overlap=0.72)).same
+    turned = replace(crop, aligned="rotated", angle=-5.25, overlap=0.94)
+    assert "turned 5.25 degrees, 94% overlap" in judge_pair(rules, turned).reason
 
 
 def test_fitted_limits_include_colourfulness_and_overlap() -> None:
@@ -315,3 +323,16 @@ def test_a_darker_rendering_of_a_grey_drawing_changes_tone(tmp_path: Path) -> No
     rule = Rule(0.2, 0.4, 0.6, 0.4, tone=0.25)
     verdict = judge_pair(Rules(rule, rule), darker)
     assert not verdict.same and "brightness differs" in verdict.reason
+
+
+def test_a_changed_digit_shows_in_a_small_patch(tmp_path: Path) -> None:
+    """``patch``: two captions that differ in one digit on a large picture differ in a
+    window smaller than a grid cell far more than a JPEG q30 copy does anywhere."""
+    from lookalike.datasets.alterations import caption
+
+    big = scene("noise", 6).resize((1280, 720), Image.Resampling.BICUBIC)
+    one, seven = caption(big, "No. 1"), caption(big, "No. 7")
+    changed = _verdict(one, seven, tmp_path).signals
+    lossy = _verdict(one, _jpeg(one, 30), tmp_path).signals
+    assert changed.aligned == "direct" and changed.patch > 2 * lossy.patch
+    assert changed.patch > changed.fine

@@ -19,10 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.grouping.linkage import Pair, pair
-from lookalike.grouping.verify import Fingerprint, Verifier
+from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, Verifier
 
-#: Pictures at most this many pixels on the longer side get pixel neighbours.
-SMALL_SIDE = 256
 #: Side of the grey signature.
 SIDE = 16
 #: Pixel neighbours each small picture proposes.

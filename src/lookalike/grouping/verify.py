@@ -10,7 +10,8 @@ aligned overlap it measures:
 * ``difference``: mean absolute difference of the grey levels, each picture normalised
   to zero mean and unit spread (so brightness and contrast changes cost nothing);
 * ``local`` and ``fine``: the largest such difference in one cell of a 6 x 6 and of a
-  12 x 12 grid (an object pasted in, a changed caption);
+  12 x 12 grid (an object pasted in, a changed caption), and ``patch`` in any window a
+  24th of the shorter side wide (a changed digit, smaller than a cell);
 * ``colour``: the chromaticity difference (colour with brightness divided out) of the
   cells, once the shift common to all cells is taken out (a recolouring, not a grade);
 * ``chroma``: how much more or less colourful the cells are (a black-and-white or flat
@@ -46,6 +47,10 @@ from lookalike.imageio import read_image
 THUMB = 256
 #: Pictures whose shorter side is below this many pixels are "tiny" (icons, digits).
 TINY = 64
+#: Pictures at most this many pixels on the longer side are "small" (icons, product
+#: shots): they find candidates by their pixels too, and a thin overlay on them is a
+#: change of the picture, not a watermark to excuse.
+SMALL_SIDE = 256
 GRID = 6
 #: A direct alignment this good needs no feature matching.
 GOOD_DIRECT = 0.05
@@ -96,12 +101,14 @@ class PairSignals:
     chroma: float = 0.0  # change of colourfulness, relative to the more colourful one
     angle: float = 0.0  # degrees a rotated copy was turned by
     tone: float = 0.0  # |log| of the ratio of mean grey levels
+    patch: float = 0.0  # the largest difference in a small window (a 24th of the side)
+    small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, rounded for reading."""
         d = asdict(self)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone"):  # fmt: skip
+                  "chroma", "tone", "patch"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -169,16 +176,17 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone)
-Measured = tuple[float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch)
+Measured = tuple[float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0)
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone) of two aligned pictures
-    over ``mask``; ``sign`` and ``solid`` describe the most changed cell (:func:`_overlay`)."""
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch) of two aligned
+    pictures over ``mask``; ``sign`` and ``solid`` describe the most changed cell
+    (:func:`_overlay`)."""
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = _grey(a), _grey(b)
@@ -196,6 +204,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     if min(mask.shape) >= 24:
         grid, worst = 2 * GRID, _cells(diff, mask, 2 * GRID)
     fine = float(np.nanmax(worst))
+    patch = _patch(diff, mask)
     sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
     chroma = _chroma(a, b, mask)
     tone = abs(math.log((float(ga[mask].mean()) + 10.0) / (float(gb[mask].mean()) + 10.0)))
@@ -210,11 +219,59 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch
+
+
+#: A geometric alignment this close is refined to sub-pixel accuracy before measuring.
+REFINE_BELOW = 0.3
+
+
+def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
+    """Measure a pair aligned by a crop, features or a turn; where it is close already,
+    first let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel:
+    a crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
+    picture that reads as a detail that differs), and keep the better measurement."""
+    import cv2
+
+    got = _measure(a, b, mask)
+    if got[0] > REFINE_BELOW or min(mask.shape) < 24:
+        return got
+    warp = np.eye(2, 3, dtype=np.float32)
+    ga, gb = _grey(a), _grey(b)
+    try:
+        _, warp = cv2.findTransformECC(
+            ga, gb, warp, cv2.MOTION_AFFINE,
+            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-4),
+            mask.astype(np.uint8), 3,
+        )  # fmt: skip
+    except cv2.error:  # no convergence: keep the alignment as found
+        return got
+    h, w = a.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    moved = cv2.warpAffine(b, warp, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    cover = cv2.warpAffine(mask.astype(np.uint8), warp, (w, h), flags=flags) > 0
+    cover = cv2.erode(cover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if cover.sum() < 0.8 * mask.sum():
+        return got
+    again = _measure(a, moved, cover)
+    return again if again[0] < got[0] else got
+
+
+def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+    """The largest mean of ``diff`` in a square window a 24th of the shorter side wide
+    (at least 3 px), among windows the mask fills."""
+    import cv2
+
+    k = max(3, round(min(diff.shape) / 24))
+    m = mask.astype(np.float32)
+    num = cv2.boxFilter(diff * m, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
+    den = cv2.boxFilter(m, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
+    full = den > 0.95
+    return float((num[full] / den[full]).max()) if full.any() else 0.0
 
 
 def _chroma(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
@@ -325,7 +382,7 @@ def compare(
             cover = cv2.warpAffine(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
-            got = _measure(a, warped, cover)
+            got = _refined(a, warped, cover)
             if best is None or got[0] < best[0][0]:
                 best = (got, "features", inliers, float(cover.mean()))
     # a rotation is also tried where feature matching aligned the pair, so that every
@@ -336,14 +393,17 @@ def compare(
             best = turned
     if best is None:
         return PairSignals(
-            cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny, chroma=NO_MATCH[6], tone=NO_MATCH[7]
-        )
-    (d, loc, fine, col, sign, solid, chroma, tone), name, inliers, overlap = best
+            cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
+            chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
+        )  # fmt: skip
+    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap = best
+    small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     angle = float(inliers) if name == "rotated" else 0.0  # a rotation has no inliers
     inliers = 0 if name == "rotated" else inliers
     return PairSignals(
-        cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone
-    )
+        cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
+        patch, small,
+    )  # fmt: skip
 
 
 Aligned = tuple[Measured, str, int, float]
@@ -412,7 +472,7 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
     # the angle travels where feature matching puts its inliers
-    return _measure(a, turned, cover), "rotated", angle, float(cover.mean())  # type: ignore[return-value]
+    return _refined(a, turned, cover), "rotated", angle, float(cover.mean())  # type: ignore[return-value]
 
 
 def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
@@ -440,7 +500,7 @@ def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     if best is None:
         return None
     region, scaled, overlap = best[1]
-    return _measure(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap
+    return _refined(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap
 
 
 Placed = tuple[NDArray[np.float32], NDArray[np.float32], float]  # region, crop, overlap
@@ -486,19 +546,25 @@ class Rule:
     chroma: float | None = None
     #: The mean grey level may change by at most this (|log| of the ratio); None: no limit.
     tone: float | None = None
+    #: The largest difference in a small window (a changed digit); None: no limit.
+    patch: float | None = None
     #: An alignment must cover at least this share of the larger picture (a crop that
     #: leaves out where two pictures differ proves nothing); None: no limit.
     overlap: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
-        if self.sign is None or self.solid is None:
+        if self.sign is None or self.solid is None or s.small:
             return False
         return s.sign >= self.sign and s.solid <= self.solid
 
     def regional(self, s: PairSignals) -> bool:
         """Whether a region or a detail of the pair differs beyond the limits."""
-        return s.local > self.local or s.fine > self.fine
+        return (
+            s.local > self.local
+            or s.fine > self.fine
+            or (self.patch is not None and s.patch > self.patch)
+        )
 
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
@@ -514,6 +580,8 @@ class Rule:
         ):
             if value > limit and not (name in ("local", "fine") and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
+        if self.patch is not None and s.patch > self.patch and not excused:
+            out.append(f"a small patch differs (patch {s.patch:.2f} > {self.patch:.2f})")
         if self.chroma is not None and s.chroma > self.chroma:
             out.append(f"colourfulness differs (chroma {s.chroma:.2f} > {self.chroma:.2f})")
         if self.tone is not None and s.tone > self.tone:
