@@ -181,7 +181,7 @@ def calibrate(
     pooling: str | None = None,
     gates: Sequence[float] = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85),
     keep_share: float = 0.99,
-    min_precision: float = 0.99,
+    min_precision: float | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> Calibration:
     """Fit the verifier and its candidate gate on the calibration half of ``truth``, then

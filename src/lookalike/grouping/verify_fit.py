@@ -57,11 +57,12 @@ def fit_rule(
     signals: Sequence[PairSignals],
     labels: Sequence[int],
     *,
-    min_precision: float = 0.99,
+    min_precision: float | None = None,
     overlay: tuple[float, float] | None = None,
 ) -> tuple[Rule, dict[str, float]]:
-    """The limits that admit the most true pairs while the admitted pairs keep
-    ``min_precision`` (the most precise limits where none does), and their figures.
+    """The limits with the best F0.5 (precision weighted twice) on these pairs, or with
+    ``min_precision``, the ones that admit the most true pairs while the admitted pairs
+    keep that precision (the best F0.5 where none does); and their figures.
     ``overlay`` (sign, solid) excuses a region or detail that differs when the change is
     a thin one-way overlay (:meth:`Rule.overlay`); the other limits are fitted with it.
     The four pixel limits are searched on a coarse grid, then each limit (colourfulness
@@ -90,7 +91,8 @@ def fit_rule(
         b2 = BETA * BETA
         score = (1 + b2) * precision * recall / (b2 * precision + recall)
         # at equal true pairs, fewer wrong ones: a limit that costs no copy still counts
-        return ((1, tp, -fp) if precision >= min_precision else (0, score, -fp)), tp, fp
+        met = min_precision is not None and precision >= min_precision
+        return ((1, tp, -fp) if met else (0, score, -fp)), tp, fp
 
     def admitted(lim: Limits) -> np.ndarray:
         regional = (
@@ -169,7 +171,7 @@ def fit_rule(
 
 
 def fit_rules(
-    signals: Sequence[PairSignals], labels: Sequence[int], *, min_precision: float = 0.99
+    signals: Sequence[PairSignals], labels: Sequence[int], *, min_precision: float | None = None
 ) -> tuple[Rules, dict[str, Any]]:
     """One rule for regular pairs (watermark-like overlays excused) and one for pairs
     with a tiny picture (no overlay at their size)."""
