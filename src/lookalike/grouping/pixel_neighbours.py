@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.grouping.linkage import Pair, pair
-from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, Verifier
+from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, Verifier, grey
 
 #: Side of the grey signature.
 SIDE = 16
@@ -34,8 +34,7 @@ def signature(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     length (a brightness or contrast change costs nothing)."""
     import cv2
 
-    grey = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    small = cv2.resize(grey, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(grey(rgb), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (3, 3), 0.8)
     small = small - small.mean()
     return (small / max(float(np.linalg.norm(small)), 1e-6)).astype(np.float32)

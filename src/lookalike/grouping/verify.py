@@ -78,7 +78,7 @@ class Fingerprint:
             import cv2
 
             detector = cv2.ORB_create(nfeatures=700, fastThreshold=10)
-            kps, desc = detector.detectAndCompute(_grey(self.rgb).astype(np.uint8), None)
+            kps, desc = detector.detectAndCompute(grey(self.rgb).astype(np.uint8), None)
             self._orb = (np.float32([k.pt for k in kps]).reshape(-1, 2), desc)
         return self._orb
 
@@ -137,7 +137,8 @@ def fingerprint(path: str | os.PathLike[str]) -> Fingerprint:
     return Fingerprint(img.width, img.height, trim(img.pixels).astype(np.float32), full)
 
 
-def _grey(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+def grey(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Grey levels of an RGB array (ITU-R 601 weights)."""
     return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -176,6 +177,13 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
+def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Grey levels with zero mean and unit spread over ``mask`` (a spread under 4 grey
+    levels counts as 4: a flat picture is not blown up into noise)."""
+    v = g[mask]
+    return (g - v.mean()) / max(float(v.std()), 4.0)
+
+
 #: (difference, local, fine, colour, sign, solid, chroma, tone, patch)
 Measured = tuple[float, float, float, float, float, float, float, float, float]
 NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0)
@@ -189,13 +197,9 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     (:func:`_overlay`)."""
     if mask.sum() < 16:
         return NO_MATCH
-    ga, gb = _grey(a), _grey(b)
+    ga, gb = grey(a), grey(b)
 
-    def norm(g: NDArray[np.float32]) -> NDArray[np.float32]:
-        v = g[mask]
-        return (g - v.mean()) / max(float(v.std()), 4.0)
-
-    moved = norm(gb) - norm(ga)
+    moved = _normalised(gb, mask) - _normalised(ga, mask)
     diff = np.abs(moved)
     difference = float(diff[mask].mean())
     cells = _cells(diff, mask)
@@ -241,7 +245,7 @@ def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     if got[0] > REFINE_BELOW or min(mask.shape) < 24:
         return got
     warp = np.eye(2, 3, dtype=np.float32)
-    ga, gb = _grey(a), _grey(b)
+    ga, gb = grey(a), grey(b)
     try:
         _, warp = cv2.findTransformECC(
             ga, gb, warp, cv2.MOTION_AFFINE,
@@ -365,7 +369,7 @@ def compare(
             for name, cand in (("direct", rb), ("mirrored", rb[:, ::-1])):
                 got = _measure(a, cand, whole)
                 if best is None or got[0] < best[0][0]:
-                    best = (got, name, 0, 1.0)
+                    best = (got, name, 0, 1.0, 0.0)
     a, b = fa.rgb, fb.rgb
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
@@ -384,7 +388,7 @@ def compare(
             ).astype(bool)
             got = _refined(a, warped, cover)
             if best is None or got[0] < best[0][0]:
-                best = (got, "features", inliers, float(cover.mean()))
+                best = (got, "features", inliers, float(cover.mean()), 0.0)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
@@ -396,17 +400,16 @@ def compare(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
         )  # fmt: skip
-    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap = best
+    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap, angle = best
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
-    angle = float(inliers) if name == "rotated" else 0.0  # a rotation has no inliers
-    inliers = 0 if name == "rotated" else inliers
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
         patch, small,
     )  # fmt: skip
 
 
-Aligned = tuple[Measured, str, int, float]
+#: (measured, how aligned, feature inliers, overlap, angle turned)
+Aligned = tuple[Measured, str, int, float, float]
 
 #: Small rotations tried when nothing else aligns a pair of the same shape (degrees):
 #: a picture straightened or tilted by hand, where smooth or repetitive content gives
@@ -438,24 +441,22 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
                                flags=cv2.INTER_NEAREST)  # fmt: skip
         return out, cv2.erode(cover, kernel).astype(bool)
 
-    def norm(g: NDArray[np.float32], m: NDArray[np.bool_]) -> NDArray[np.float32]:
-        v = g[m]
-        return (g - v.mean()) / max(float(v.std()), 4.0)
-
     def search(
         side: int, angles: Iterable[float], sides: Iterable[bool]
     ) -> tuple[float, float, bool]:
         f = side / max(h, w)
         sh, sw = max(8, round(h * f)), max(8, round(w * f))
-        ga = _grey(_resize(a, (sh, sw)))
+        ga = grey(_resize(a, (sh, sw)))
         best: tuple[float, float, bool] | None = None
         for mirrored in sides:
-            gb = _grey(_resize(rb[:, ::-1] if mirrored else rb, (sh, sw)))
+            gb = grey(_resize(rb[:, ::-1] if mirrored else rb, (sh, sw)))
             for angle in angles:
                 turned, cover = turn(gb, angle, (sh, sw))
                 if cover.sum() < 16:
                     continue
-                score = float(np.abs(norm(ga, cover) - norm(turned, cover))[cover].mean())
+                score = float(
+                    np.abs(_normalised(ga, cover) - _normalised(turned, cover))[cover].mean()
+                )
                 if best is None or score < best[0]:
                     best = (score, angle, mirrored)
         return best if best else (9.0, 0.0, False)
@@ -471,8 +472,7 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
-    # the angle travels where feature matching puts its inliers
-    return _refined(a, turned, cover), "rotated", angle, float(cover.mean())  # type: ignore[return-value]
+    return _refined(a, turned, cover), "rotated", 0, float(cover.mean()), angle
 
 
 def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
@@ -500,7 +500,7 @@ def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     if best is None:
         return None
     region, scaled, overlap = best[1]
-    return _refined(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap
+    return _refined(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap, 0.0
 
 
 Placed = tuple[NDArray[np.float32], NDArray[np.float32], float]  # region, crop, overlap
@@ -520,7 +520,7 @@ def _fit_crop(
     h, w = scaled.shape[:2]
     if h > hw or w > ww or min(h, w) < 8:
         return None
-    score = cv2.matchTemplate(_grey(whole), _grey(scaled), cv2.TM_CCOEFF_NORMED)
+    score = cv2.matchTemplate(grey(whole), grey(scaled), cv2.TM_CCOEFF_NORMED)
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
     if peak < 0.5:
         return None
@@ -572,20 +572,18 @@ class Rule:
         if s.aligned == "none":
             out.append("could not be aligned")
         excused = self.overlay(s)
-        for name, value, limit, words in (
+        for name, value, limit, words in (  # a limit of None is no limit
             ("difference", s.difference, self.difference, "pixels differ"),
             ("local", s.local, self.local, "a region differs"),
             ("fine", s.fine, self.fine, "a detail differs"),
             ("colour", s.colour, self.colour, "colours differ"),
+            ("patch", s.patch, self.patch, "a small patch differs"),
+            ("chroma", s.chroma, self.chroma, "colourfulness differs"),
+            ("tone", s.tone, self.tone, "brightness differs"),
         ):
-            if value > limit and not (name in ("local", "fine") and excused):
+            regional = name in ("local", "fine", "patch")
+            if limit is not None and value > limit and not (regional and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
-        if self.patch is not None and s.patch > self.patch and not excused:
-            out.append(f"a small patch differs (patch {s.patch:.2f} > {self.patch:.2f})")
-        if self.chroma is not None and s.chroma > self.chroma:
-            out.append(f"colourfulness differs (chroma {s.chroma:.2f} > {self.chroma:.2f})")
-        if self.tone is not None and s.tone > self.tone:
-            out.append(f"brightness differs (tone {s.tone:.2f} > {self.tone:.2f})")
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:
