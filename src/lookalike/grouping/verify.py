@@ -161,12 +161,15 @@ def _smooth(a: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def _cells(
-    x: NDArray[np.float32], mask: NDArray[np.bool_], grid: int = GRID
+    x: NDArray[np.float32], mask: NDArray[np.bool_] | None, grid: int = GRID
 ) -> NDArray[np.float32]:
     """Mean of ``x`` (h, w[, c]) in each cell of a ``grid`` x ``grid`` grid, over ``mask``
-    (area-weighted, by OpenCV's area resize); NaN for a cell the mask leaves empty."""
+    (None: all of it; area-weighted, by OpenCV's area resize); NaN for a cell the mask
+    leaves empty."""
     import cv2
 
+    if mask is None:  # all of it: no cell is empty
+        return cv2.resize(np.ascontiguousarray(x), (grid, grid), interpolation=cv2.INTER_AREA)
     m = mask.astype(np.float32)
     xm = x * (m[..., None] if x.ndim == 3 else m)
     num = cv2.resize(np.ascontiguousarray(xm), (grid, grid), interpolation=cv2.INTER_AREA)
@@ -177,10 +180,10 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
-def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
-    """Grey levels with zero mean and unit spread over ``mask`` (a spread under 4 grey
-    levels counts as 4: a flat picture is not blown up into noise)."""
-    v = g[mask]
+def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArray[np.float32]:
+    """Grey levels with zero mean and unit spread over ``mask`` (None: all of it; a spread
+    under 4 grey levels counts as 4: a flat picture is not blown up into noise)."""
+    v = g if mask is None else g[mask]
     return (g - v.mean()) / max(float(v.std()), 4.0)
 
 
@@ -198,25 +201,27 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = grey(a), grey(b)
+    over = None if mask.all() else mask  # all of it: the cheaper way
 
-    moved = _normalised(gb, mask) - _normalised(ga, mask)
+    moved = _normalised(gb, over) - _normalised(ga, over)
     diff = np.abs(moved)
-    difference = float(diff[mask].mean())
-    cells = _cells(diff, mask)
+    difference = float((diff if over is None else diff[over]).mean())
+    cells = _cells(diff, over)
     local = float(np.nanmax(cells))
     grid, worst = GRID, cells
     if min(mask.shape) >= 24:
-        grid, worst = 2 * GRID, _cells(diff, mask, 2 * GRID)
+        grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
     patch = _patch(diff, mask)
     sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
-    chroma = _chroma(a, b, mask)
-    tone = abs(math.log((float(ga[mask].mean()) + 10.0) / (float(gb[mask].mean()) + 10.0)))
+    chroma = _chroma(a, b, over)
+    mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
+    tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
     # differently: the shift common to all cells (weighted median) is taken out first.
-    ma, mb = _cells(a, mask), _cells(b, mask)
+    ma, mb = _cells(a, over), _cells(b, over)
     sa, sb = ma.sum(axis=-1, keepdims=True), mb.sum(axis=-1, keepdims=True)
     shift = (ma / np.maximum(sa, 60.0) - mb / np.maximum(sb, 60.0)).reshape(-1, 3)
     weight = np.minimum(sa, sb).reshape(-1)
@@ -278,7 +283,9 @@ def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     return float((num[full] / den[full]).max()) if full.any() else 0.0
 
 
-def _chroma(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+def _chroma(
+    a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_] | None
+) -> float:
     """Mean change of each cell's colourfulness (the spread of its red, green and blue),
     relative to the more colourful picture: a brightness change or a colour grade moves
     it a little, a black-and-white or flat-coloured version of a colour picture by most
@@ -357,7 +364,13 @@ def compare(
     signatures, which see no crop or rotation)."""
     tiny = fa.tiny or fb.tiny
     best: Aligned | None = None
-    for a, b in ((fa.rgb, fb.rgb), (fa.full, fb.full)):  # trimmed, and as they are
+    # the same framing, trimmed and as they are (where a trim cut nothing, once), as
+    # they are and mirrored: the overall difference picks one, which alone is measured
+    framings = [(fa.rgb, fb.rgb)]
+    if fa.rgb.shape != fa.full.shape or fb.rgb.shape != fb.full.shape:
+        framings.append((fa.full, fb.full))
+    same: tuple[float, NDArray[np.float32], NDArray[np.float32], str] | None = None
+    for a, b in framings:
         if tiny:  # compare at the smaller picture's size: detail below it means nothing
             a = _resize(a, (min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])))
         ratio_a, ratio_b = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
@@ -365,11 +378,14 @@ def compare(
             rb = _resize(b, a.shape[:2])
             if tiny:  # a tiny picture's pixel noise is not a difference of content
                 a, rb = _smooth(a), _smooth(rb)
-            whole = np.ones(a.shape[:2], bool)
-            for name, cand in (("direct", rb), ("mirrored", rb[:, ::-1])):
-                got = _measure(a, cand, whole)
-                if best is None or got[0] < best[0][0]:
-                    best = (got, name, 0, 1.0, 0.0)
+            ga, gb = _normalised(grey(a), None), _normalised(grey(rb), None)
+            for name, cand, g in (("direct", rb, gb), ("mirrored", rb[:, ::-1], gb[:, ::-1])):
+                d = float(np.abs(g - ga).mean())
+                if same is None or d < same[0]:
+                    same = (d, a, cand, name)
+    if same is not None:
+        whole = np.ones(same[1].shape[:2], bool)
+        best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0)
     a, b = fa.rgb, fb.rgb
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
@@ -482,49 +498,52 @@ def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
     where it fits; the best fit (normalised cross-correlation) is measured."""
     ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
-    tries: list[tuple[NDArray[np.float32], NDArray[np.float32], float]] = []
+    tries: list[tuple[int, int, float]] = []  # (crop, whole, scale), 0 for a, 1 for b
     if abs(math.log(ra / rb)) >= 0.05:
-        narrow, wide = (a, b) if ra < rb else (b, a)
+        narrow, wide = (0, 1) if ra < rb else (1, 0)
+        pics = (a, b)
         tries += [
-            (narrow, wide, wide.shape[0] / narrow.shape[0]),
-            (wide, narrow, narrow.shape[1] / wide.shape[1]),
+            (narrow, wide, pics[wide].shape[0] / pics[narrow].shape[0]),
+            (wide, narrow, pics[narrow].shape[1] / pics[wide].shape[1]),
         ]
     for crop, whole in ((b, a), (a, b)):
         fit = min(whole.shape[0] / crop.shape[0], whole.shape[1] / crop.shape[1])
-        tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
-    best: tuple[float, Placed] | None = None
+        ci = 0 if crop is a else 1
+        tries += [(ci, 1 - ci, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    rgb, greys = (a, b), (grey(a), grey(b))  # matched in grey, each made once
+    best: tuple[float, int, int, float, tuple[int, int, int, int]] | None = None
     for crop, whole, scale in tries:
-        found = _fit_crop(crop, whole, scale)
+        found = _fit_crop(greys[crop], greys[whole], scale)
         if found is not None and (best is None or found[0] > best[0]):
-            best = found
+            best = (found[0], crop, whole, scale, found[1])
     if best is None:
         return None
-    region, scaled, overlap = best[1]
-    return _refined(region, scaled, np.ones(scaled.shape[:2], bool)), "slid", 0, overlap, 0.0
-
-
-Placed = tuple[NDArray[np.float32], NDArray[np.float32], float]  # region, crop, overlap
+    _, crop, whole, _, (x, y, w, h) = best
+    scaled = _resize(rgb[crop], (h, w))
+    hw, ww = rgb[whole].shape[:2]
+    region = rgb[whole][y : y + h, x : x + w]
+    overlap = (h * w) / (hw * ww)
+    return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
 
 
 def _fit_crop(
     crop: NDArray[np.float32], whole: NDArray[np.float32], scale: float
-) -> tuple[float, Placed] | None:
-    """Where ``crop``, scaled by ``scale``, fits best inside ``whole``: the correlation
-    peak, the region of ``whole`` it covers, the scaled crop and the covered share."""
+) -> tuple[float, tuple[int, int, int, int]] | None:
+    """Where ``crop`` (grey), scaled by ``scale``, fits best inside ``whole`` (grey): the
+    correlation peak and the place (x, y, width, height) it covers."""
     import cv2
 
     hc, wc = crop.shape[:2]
     hw, ww = whole.shape[:2]
-    size = (max(1, round(wc * scale)), max(1, round(hc * scale)))
-    scaled = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    h, w = scaled.shape[:2]
+    w, h = max(1, round(wc * scale)), max(1, round(hc * scale))
     if h > hw or w > ww or min(h, w) < 8:
         return None
-    score = cv2.matchTemplate(grey(whole), grey(scaled), cv2.TM_CCOEFF_NORMED)
+    scaled = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    score = cv2.matchTemplate(whole, scaled, cv2.TM_CCOEFF_NORMED)
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
     if peak < 0.5:
         return None
-    return float(peak), (whole[y : y + h, x : x + w], scaled, (h * w) / (hw * ww))
+    return float(peak), (x, y, w, h)
 
 
 @dataclass(frozen=True)
