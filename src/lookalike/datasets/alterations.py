@@ -117,13 +117,14 @@ def hue_shift(im: Image.Image) -> Image.Image:
 
 def paste_object(im: Image.Image, donor: Image.Image) -> Image.Image:
     """An object pasted into the composition: an opaque disc cut from another picture,
-    a fifth of the shorter side across, in the lower right."""
+    a fifth of the shorter side across, right of and below the centre, where every crop
+    of the set keeps it (a crop that cut it away would be a true copy of both)."""
     out = im.convert("RGB").copy()
     d = max(4, min(out.size) // 5)
     patch = ImageOps.fit(donor.convert("RGB"), (d, d))
     mask = Image.new("L", (d, d), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, d - 1, d - 1), fill=255)
-    out.paste(patch, (out.width - d - out.width // 10, out.height - d - out.height // 10), mask)
+    out.paste(patch, (round(out.width * 0.8) - d, round(out.height * 0.62) - d), mask)
     return out
 
 

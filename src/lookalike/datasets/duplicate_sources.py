@@ -41,14 +41,28 @@ def photos() -> Iterator[Picture]:
         yield Picture("photos", name, im)
 
 
+#: A wallpaper shipped in several sizes and framings of one artwork: ``Name_1366x768``,
+#: ``Name_768x1024_Portrait``.
+_SIZED = re.compile(r"_\d+x\d+(_portrait)?$", re.IGNORECASE)
+
+
 def _wallpaper_files() -> list[Path]:
+    """Each wallpaper once: the same file in two folders, and an artwork shipped at several
+    sizes or framings (one picture to a user, not several originals), as its largest."""
     files: dict[str, Path] = {}
     for pkg in WALLPAPER_PACKAGES:
         tree = deb_package(pkg)
         for f in sorted(tree.rglob("*")):
             if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp") and f.is_file():
-                files.setdefault(f.name, f)  # the same picture in two folders counts once
-    return list(files.values())
+                files.setdefault(f.name, f)
+    artworks: dict[str, tuple[int, Path]] = {}
+    for f in files.values():
+        with Image.open(f) as im:
+            area = im.width * im.height
+        key = _SIZED.sub("", f.stem)
+        if key not in artworks or area > artworks[key][0]:
+            artworks[key] = (area, f)
+    return sorted((f for _, f in artworks.values()), key=lambda f: f.name)
 
 
 def wallpapers() -> Iterator[Picture]:
