@@ -23,7 +23,7 @@ from lookalike.grouping.duplicates import (
     tiny_ids,
 )
 from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of
-from lookalike.grouping.neighbours import knn_graph
+from lookalike.grouping.neighbours import knn_graph, pair_cosine
 from lookalike.grouping.pixel_neighbours import add_pixel_candidates, small_ids
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verified import candidate_pairs
@@ -201,13 +201,9 @@ def calibrate(
         none = Rule(0.0, 0.0, 0.0, 0.0)
         probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i])
         rows = cal_col.files([int(i) for i in table.ids])
-        unit = table.vectors / np.maximum(
-            np.linalg.norm(table.vectors, axis=1, keepdims=True), 1e-12
-        )
-        at = {int(i): k for k, i in enumerate(table.ids.tolist())}
         small = small_ids({i: (r.width, r.height) for i, r in rows.items()})
         cands = add_pixel_candidates(
-            cands, probe, small, lambda a, b: float(unit[at[a]] @ unit[at[b]]), min(gates)
+            cands, probe, small, pair_cosine(table.ids, table.vectors), min(gates)
         )
         probe.prepare({i for p in cands for i in p})
         usable = [

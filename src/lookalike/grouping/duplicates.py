@@ -31,7 +31,7 @@ from lookalike.grouping.keep import (
     detail,
 )
 from lookalike.grouping.linkage import Pair, link, pair
-from lookalike.grouping.neighbours import knn_graph
+from lookalike.grouping.neighbours import knn_graph, pair_cosine
 from lookalike.grouping.pixel_neighbours import add_pixel_candidates, small_ids
 from lookalike.grouping.reports import (
     TIERS,
@@ -232,10 +232,7 @@ def find_duplicates(
             graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=NEIGHBOURS, deep=deep
         )
 
-        def cosine(a: int, b: int) -> float:
-            va, vb = by_id[a], by_id[b]
-            return float(va @ vb / max(float(np.linalg.norm(va) * np.linalg.norm(vb)), 1e-12))
-
+        cosine = pair_cosine(table.ids, table.vectors)
         small = small_ids({i: (rows[i].width, rows[i].height) for i in reps.tolist()})
         if progress and small:
             progress(Progress("pixels", 0, len(small)))

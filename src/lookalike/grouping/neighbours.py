@@ -40,3 +40,10 @@ def knn_graph(
             if progress:
                 progress(Progress("neighbours", min(n, s + batch), n))
     return KnnGraph(table.ids, nbrs, sims)
+
+
+def pair_cosine(ids: np.ndarray, vectors: np.ndarray) -> Callable[[int, int], float]:
+    """The cosine of two of these vectors, by id: the vectors are normalised once."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    row = {int(i): k for k, i in enumerate(ids.tolist())}
+    return lambda a, b: float(unit[row[a]] @ unit[row[b]])
