@@ -336,3 +336,18 @@ def test_a_changed_digit_shows_in_a_small_patch(tmp_path: Path) -> None:
     lossy = _verdict(one, _jpeg(one, 30), tmp_path).signals
     assert changed.aligned == "direct" and changed.patch > 2 * lossy.patch
     assert changed.patch > changed.fine
+
+
+def test_an_object_added_on_a_plain_background_is_no_copy(tmp_path: Path) -> None:
+    """A product shot on white and the same shot with a sticker on the white: the trimmed
+    product alone is a perfect "crop" of the second picture, so the crop and feature
+    alignments must also hold over the trimmed background. A padded copy still passes."""
+    product = Image.new("RGB", (480, 360), (255, 255, 255))
+    product.paste(scene("shapes", 4).resize((220, 300)), (30, 30))
+    sticker = product.copy()
+    ImageDraw.Draw(sticker).ellipse((340, 120, 440, 220), fill=(220, 30, 40))
+    added = _verdict(product, sticker, tmp_path)
+    assert not added.same, added.reason
+    padded = ImageOps.expand(product, border=40, fill=(255, 255, 255))
+    v = _verdict(product, padded, tmp_path)
+    assert v.same, v.reason

@@ -65,6 +65,7 @@ class Fingerprint:
     height: int
     rgb: NDArray[np.float32]  # (h, w, 3) thumbnail, solid borders trimmed, 0..255
     full: NDArray[np.float32]  # the same thumbnail untrimmed (a trim can miss by a pixel)
+    offset: tuple[int, int] = (0, 0)  # (top, left) of ``rgb`` in ``full``
     _orb: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = None
 
     @property
@@ -117,24 +118,33 @@ def trim(rgb: NDArray[np.uint8], tolerance: int = 24) -> NDArray[np.uint8]:
     """Cut solid borders: outer rows and columns where at most 3% of the pixels stray more
     than ``tolerance`` from the corners' colour (so noise or JPEG ringing on a border
     does not keep it), unless that would leave less than a fifth of the picture."""
+    top, left, h, w = trim_box(rgb, tolerance)
+    return rgb[top : top + h, left : left + w]
+
+
+def trim_box(rgb: NDArray[np.uint8], tolerance: int = 24) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of what :func:`trim` keeps."""
+    whole = (0, 0, rgb.shape[0], rgb.shape[1])
     corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]]).astype(np.int16)
     bg = np.median(corners, axis=0)
     mask = np.abs(rgb.astype(np.int16) - bg).max(axis=2) > tolerance
     rows = np.flatnonzero(mask.mean(axis=1) > 0.03)
     cols = np.flatnonzero(mask.mean(axis=0) > 0.03)
     if len(rows) == 0 or len(cols) == 0:
-        return rgb
-    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        return whole
+    h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
     if h * w < 0.2 * rgb.shape[0] * rgb.shape[1]:
-        return rgb
-    return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        return whole
+    return int(rows[0]), int(cols[0]), h, w
 
 
 def fingerprint(path: str | os.PathLike[str]) -> Fingerprint:
     """Decode ``path`` to a trimmed thumbnail; :class:`ImageDecodeError` if unreadable."""
     img = read_image(path, size=THUMB, fit=True)
     full = img.pixels.astype(np.float32)
-    return Fingerprint(img.width, img.height, trim(img.pixels).astype(np.float32), full)
+    top, left, h, w = trim_box(img.pixels)
+    rgb = np.ascontiguousarray(full[top : top + h, left : left + w])
+    return Fingerprint(img.width, img.height, rgb, full, (top, left))
 
 
 def grey(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -389,7 +399,7 @@ def compare(
     a, b = fa.rgb, fb.rgb
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
-        slid = _slide(a, b)
+        slid = _slide(fa, fb)
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
             best = slid
     if more and (best is None or best[0][0] > GOOD_DIRECT):
@@ -397,6 +407,11 @@ def compare(
 
         m, inliers = _features_transform(fa, fb)
         if m is not None and inliers >= MIN_INLIERS:
+            # found on the trimmed pictures, measured on the untrimmed ones: a solid
+            # border of one must also be in the other where it lands (as for a crop)
+            shift = np.array([fa.offset[1], fa.offset[0]]) - m[:, :2] @ [fb.offset[1], fb.offset[0]]
+            m = np.hstack([m[:, :2], (m[:, 2] + shift)[:, None]])
+            a, b = fa.full, fb.full
             h, w = a.shape[:2]
             warped = cv2.warpAffine(b, m, (w, h), flags=cv2.INTER_LINEAR)
             cover = cv2.warpAffine(
@@ -491,12 +506,14 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     return _refined(a, turned, cover), "rotated", 0, float(cover.mean()), angle
 
 
-def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
+def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     """Align a crop: one picture is a part of the other. Where the aspect ratios differ,
     the narrower picture may be a crop of the other's width (scaled to the same height it
     slides sideways) or the wider one a crop of its height; either way, each may also be
     a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
-    where it fits; the best fit (normalised cross-correlation) is measured."""
+    where it fits; the best fit (normalised cross-correlation) is measured. A crop that
+    had solid borders trimmed is measured with them (see :func:`_untrimmed`)."""
+    a, b = fa.rgb, fb.rgb
     ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
     tries: list[tuple[int, int, float]] = []  # (crop, whole, scale), 0 for a, 1 for b
     if abs(math.log(ra / rb)) >= 0.05:
@@ -519,11 +536,41 @@ def _slide(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     if best is None:
         return None
     _, crop, whole, _, (x, y, w, h) = best
+    prints = (fa, fb)
+    if prints[crop].rgb.shape != prints[crop].full.shape:
+        return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
     scaled = _resize(rgb[crop], (h, w))
     hw, ww = rgb[whole].shape[:2]
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
     return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
+
+
+def _untrimmed(
+    crop: Fingerprint, whole: Fingerprint, place: tuple[int, int, int, int]
+) -> Aligned | None:
+    """Measure a crop found for a trimmed picture over its whole untrimmed extent: its
+    solid borders must also be in the other picture where they land. A picture on a plain
+    background is otherwise "a crop" of the same picture with an object added on that
+    background (a product shot with a sticker), and the slide never sees the object."""
+    x, y, w, h = place
+    ch, cw = crop.rgb.shape[:2]
+    sy, sx = h / ch, w / cw  # the crop's scale, and where its untrimmed picture lands
+    fh, fw = crop.full.shape[:2]
+    top = whole.offset[0] + y - crop.offset[0] * sy
+    left = whole.offset[1] + x - crop.offset[1] * sx
+    size = (max(1, round(fh * sy)), max(1, round(fw * sx)))
+    scaled = _resize(crop.full, size)
+    t, lft = round(top), round(left)
+    wh, ww = whole.full.shape[:2]
+    r0, c0 = max(0, t), max(0, lft)
+    r1, c1 = min(wh, t + size[0]), min(ww, lft + size[1])
+    if r1 - r0 < 8 or c1 - c0 < 8:
+        return None
+    region = whole.full[r0:r1, c0:c1]
+    part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
+    overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
+    return _refined(region, part, np.ones(part.shape[:2], bool)), "slid", 0, overlap, 0.0
 
 
 def _fit_crop(
