@@ -409,3 +409,24 @@ def test_serve_refuses_an_open_address_without_a_token(served: Path) -> None:
     env.pop("LOOKALIKE_TOKEN", None)
     assert main(["serve", str(served), "--host", "0.0.0.0", "--port", "1"]) == 2
     assert json.dumps({"ok": True})  # keeps json imported for the body checks above
+
+
+def test_start_up_loads_the_index_and_freezes_it(served: Path, tmp_path: Path) -> None:
+    """Before the first request the server opens each collection and loads its index,
+    then takes all of it out of the garbage collector's passes; a folder that is not
+    indexed does not stop the start."""
+    import gc
+
+    (tmp_path / "empty").mkdir()
+    settings = Settings({"photos": served, "empty": tmp_path / "empty"}, token=TOKEN)
+    app = create_app(settings)
+    state = app.state.lookalike
+    gc.unfreeze()
+    try:
+        with TestClient(app) as c:
+            assert set(state.opened) == {"photos", "empty"}
+            assert state.opened["photos"].parts.indexes._loaded  # loaded ahead
+            assert gc.get_freeze_count() > 0
+            assert c.get("/health", headers=AUTH).status_code == 200
+    finally:
+        gc.unfreeze()
