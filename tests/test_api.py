@@ -145,12 +145,20 @@ def test_paths_outside_are_404(served: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.png"
     scene("shapes", 1).save(secret)
     (served / "link.png").symlink_to(secret)
+    (served / "out").symlink_to(tmp_path, target_is_directory=True)
+    (served / "sub").mkdir()
     cases = ["../secret.png", str(secret), "link.png", ".lookalike/catalog.db", "", "nope.png"]
+    cases += [".", "sub", "out/secret.png", "sub/../link.png"]
     with client(served) as c:
         for rel in cases:
             r = c.get("/collections/photos/similar", params={"path": rel}, headers=AUTH)
             assert r.status_code == 404, rel
             assert set(r.json()) == {"error"} and "Traceback" not in r.text
+        # a link that stays inside the folder names the file it points to
+        (served / "again.jpg").symlink_to(served / a_file(served))
+        r = c.get("/collections/photos/similar", params={"path": "again.jpg"}, headers=AUTH)
+        same = c.get("/collections/photos/similar", params={"path": a_file(served)}, headers=AUTH)
+        assert r.status_code == 200 and r.json()["results"] == same.json()["results"]
         assert c.get("/collections/nope/similar?path=x", headers=AUTH).status_code == 404
 
 
