@@ -4,7 +4,7 @@
 
 1. the most pixels of picture content (solid borders and letterbox bars do not count;
    counts within 10% tie), so a downscaled or cropped copy never wins. Tiny pictures
-   (under 64 px) count the file's pixels, within 20%: on them a lossy re-encode's ringing
+   (at most 64 px) count the file's pixels, within 20%: on them a lossy re-encode's ringing
    on the background passes for content;
 2. among pictures of at most 256 px, no lossy copy: a member from which a strong JPEG
    re-encode (quality 30) removes less than 40% of the detail it removes from the most
@@ -86,7 +86,7 @@ class Candidate:
 
     @property
     def tiny(self) -> bool:
-        """A picture under 64 px on its shorter side."""
+        """A picture of at most 64 px on its shorter side."""
         return min(self.width or 0, self.height or 0) < TINY
 
     @property

@@ -45,8 +45,9 @@ from lookalike.imageio import read_image
 
 #: Longest side of the thumbnail the signals are computed on.
 THUMB = 256
-#: Pictures whose shorter side is below this many pixels are "tiny" (icons, digits).
-TINY = 64
+#: Pictures whose shorter side is below this many pixels, 64 or less, are "tiny" (icons,
+#: digits, 64-px thumbnails: a square one is as tiny as a wide one).
+TINY = 65
 #: Pictures at most this many pixels on the longer side are "small" (icons, product
 #: shots): they find candidates by their pixels too, and a thin overlay on them is a
 #: change of the picture, not a watermark to excuse.
