@@ -175,7 +175,7 @@ class State:
             try:
                 col = self.collection(name)
                 if col.is_indexed:
-                    col.search_many([])
+                    col.search_many([])  # no query: loads the default index, no more
             except LookalikeError as exc:  # served as an error when it is asked for
                 log.warning("%s: not loaded ahead: %s", name, exc)
         gc.collect()

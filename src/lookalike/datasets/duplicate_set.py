@@ -239,15 +239,18 @@ def _differs(a: Image.Image, b: Image.Image) -> bool:
     some coins are in two styles, is no negative)."""
     if a.size != b.size:
         return True
-    diff = np.abs(np.asarray(a.convert("RGB"), np.int16) - np.asarray(b.convert("RGB"), np.int16))
-    return float(diff.mean()) > 8.0
+    return float(_pixel_diff(a, b).mean()) > 8.0
 
 
 def _visible(a: Image.Image, b: Image.Image) -> bool:
     """Whether a change of one part shows: at least 0.5% of the pixels moved by more than
     24 levels (a disc cut from a picture of the same colours can vanish into this one)."""
-    diff = np.abs(np.asarray(a.convert("RGB"), np.int16) - np.asarray(b.convert("RGB"), np.int16))
-    return float((diff.max(axis=2) > 24).mean()) >= 0.005
+    return float((_pixel_diff(a, b).max(axis=2) > 24).mean()) >= 0.005
+
+
+def _pixel_diff(a: Image.Image, b: Image.Image) -> np.ndarray:
+    """|a - b| per pixel and channel (two pictures of one size)."""
+    return np.abs(np.asarray(a.convert("RGB"), np.int16) - np.asarray(b.convert("RGB"), np.int16))
 
 
 def _colourful(im: Image.Image) -> bool:

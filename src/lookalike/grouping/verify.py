@@ -115,16 +115,11 @@ class PairSignals:
         return d
 
 
-def trim(rgb: NDArray[np.uint8], tolerance: int = 24) -> NDArray[np.uint8]:
-    """Cut solid borders: outer rows and columns where at most 3% of the pixels stray more
-    than ``tolerance`` from the corners' colour (so noise or JPEG ringing on a border
-    does not keep it), unless that would leave less than a fifth of the picture."""
-    top, left, h, w = trim_box(rgb, tolerance)
-    return rgb[top : top + h, left : left + w]
-
-
 def trim_box(rgb: NDArray[np.uint8], tolerance: int = 24) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of what :func:`trim` keeps."""
+    """(top, left, height, width) of the picture without its solid borders: outer rows and
+    columns where at most 3% of the pixels stray more than ``tolerance`` from the corners'
+    colour (so noise or JPEG ringing on a border does not keep it), unless that would
+    leave less than a fifth of the picture (then all of it)."""
     whole = (0, 0, rgb.shape[0], rgb.shape[1])
     corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]]).astype(np.int16)
     bg = np.median(corners, axis=0)
@@ -397,7 +392,6 @@ def compare(
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
         best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0)
-    a, b = fa.rgb, fb.rgb
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
@@ -514,21 +508,21 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
     where it fits; the best fit (normalised cross-correlation) is measured. A crop that
     had solid borders trimmed is measured with them (see :func:`_untrimmed`)."""
-    a, b = fa.rgb, fb.rgb
-    ra, rb = a.shape[1] / a.shape[0], b.shape[1] / b.shape[0]
-    tries: list[tuple[int, int, float]] = []  # (crop, whole, scale), 0 for a, 1 for b
+    prints = (fa, fb)
+    rgb = (fa.rgb, fb.rgb)
+    shapes = [x.shape[:2] for x in rgb]
+    ra, rb = (w / h for h, w in shapes)
+    tries: list[tuple[int, int, float]] = []  # (crop, whole, scale), 0 for fa, 1 for fb
     if abs(math.log(ra / rb)) >= 0.05:
         narrow, wide = (0, 1) if ra < rb else (1, 0)
-        pics = (a, b)
         tries += [
-            (narrow, wide, pics[wide].shape[0] / pics[narrow].shape[0]),
-            (wide, narrow, pics[narrow].shape[1] / pics[wide].shape[1]),
+            (narrow, wide, shapes[wide][0] / shapes[narrow][0]),
+            (wide, narrow, shapes[narrow][1] / shapes[wide][1]),
         ]
-    for crop, whole in ((b, a), (a, b)):
-        fit = min(whole.shape[0] / crop.shape[0], whole.shape[1] / crop.shape[1])
-        ci = 0 if crop is a else 1
-        tries += [(ci, 1 - ci, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
-    rgb, greys = (a, b), (grey(a), grey(b))  # matched in grey, each made once
+    for crop, whole in ((1, 0), (0, 1)):
+        fit = min(shapes[whole][0] / shapes[crop][0], shapes[whole][1] / shapes[crop][1])
+        tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    greys = (grey(rgb[0]), grey(rgb[1]))  # matched in grey, each made once
     best: tuple[float, int, int, float, tuple[int, int, int, int]] | None = None
     for crop, whole, scale in tries:
         found = _fit_crop(greys[crop], greys[whole], scale)
@@ -537,7 +531,6 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     if best is None:
         return None
     _, crop, whole, _, (x, y, w, h) = best
-    prints = (fa, fb)
     if prints[crop].rgb.shape != prints[crop].full.shape:
         return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
     scaled = _resize(rgb[crop], (h, w))
