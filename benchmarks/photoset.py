@@ -43,3 +43,89 @@ def photo_set(count: int, size: tuple[int, int], *, seed: int = 0, quality: int 
         im.save(buf, "JPEG", quality=quality)
         write_bytes_atomic(target, buf.getvalue())
     return root
+
+
+def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> Path:
+    """A photo library as a user has one: ``count`` JPEGs, most of them distinct views
+        (windows that overlap little) of scikit-image's photos and Debian's wallpapers, so
+        neighbouring views of one scene look alike as burst shots do, and a share
+        (``copies``) of views with one altered copy (re-saved smaller, mirrored or
+        brightened). Each is 640 px on its longer side, so it decodes as a phone photo
+    shared on the web does. Made once (it fetches the wallpaper packages), then reused.
+
+        The sources are about 85 pictures, so each gives ~100 views at 10,000: a harder
+        library than most (many look-alikes to verify) but distinct pictures all the same."""
+    from lookalike.datasets.duplicate_sources import _wallpaper_files
+
+    root = cache_dir() / "bench" / f"library-{count}-s{seed}"
+    if (root / ".complete").exists():
+        return root
+    rng = np.random.default_rng(seed)
+    sources = [sample_photo(n).convert("RGB") for n in SAMPLE_PHOTOS]
+    sources = [s for s in sources if min(s.size) >= 300]
+    for f in _wallpaper_files():
+        with Image.open(f) as im:
+            im.draft("RGB", (2048, 2048))
+            sources.append(ImageOps.exif_transpose(im).convert("RGB"))
+    n_copies = int(count * copies)
+    n_views = count - n_copies
+    areas = np.array([s.width * s.height for s in sources], float)
+    shares = np.maximum(1, np.round(n_views * areas / areas.sum())).astype(int)
+    views: list[Image.Image] = []
+    for src, n in zip(sources, shares.tolist(), strict=True):
+        w, h = src.size
+        placed: list[tuple[int, int, int, int]] = []
+        for _ in range(n * 20):
+            if len(placed) >= n:
+                break
+            aspect = float(rng.choice([4 / 3, 3 / 4, 16 / 9, 1.0]))
+            area = w * h / n * float(rng.uniform(0.5, 1.0))
+            vw = int(min(w, max(160, (area * aspect) ** 0.5)))
+            vh = int(min(h, max(160, vw / aspect)))
+            x, y = int(rng.integers(0, w - vw + 1)), int(rng.integers(0, h - vh + 1))
+            box = (x, y, x + vw, y + vh)
+            if all(_shared(box, b) <= 0.3 for b in placed):
+                placed.append(box)
+        for box in placed:
+            im = src.crop(box)  # decoded as a 640-px photo is, whatever the window
+            f = 640 / max(im.size)
+            im = im.resize((round(im.width * f), round(im.height * f)), Image.Resampling.BICUBIC)
+            views.append(im)
+    order = rng.permutation(len(views))[:n_views]
+    root.mkdir(parents=True, exist_ok=True)
+    kept = [views[k] for k in order.tolist()]
+    for i, im in enumerate(kept):
+        _save(root / f"view-{i:05d}.jpg", im)
+    for i, k in enumerate(rng.choice(len(kept), size=min(n_copies, len(kept)), replace=False)):
+        im, how = kept[int(k)], int(rng.integers(3))
+        if how == 0:
+            im = im.resize((max(1, im.width * 3 // 4), max(1, im.height * 3 // 4)))
+        elif how == 1:
+            im = ImageOps.mirror(im)
+        else:
+            im = ImageEnhance.Brightness(im).enhance(1.2)
+        _save(root / f"copy-{i:05d}.jpg", im, quality=80)
+    (root / ".complete").touch()
+    return root
+
+
+def _shared(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The share of the smaller of two boxes that the other covers."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / small
+
+
+def _save(path: Path, im: Image.Image, quality: int = 90) -> None:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(library_set(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000))

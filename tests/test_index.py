@@ -125,6 +125,30 @@ def test_hnsw_tombstones_compact() -> None:
     assert not index._dead and len(index) == 1000 - 50 - int(TOMBSTONE_SHARE * 1000)
 
 
+def test_hnsw_tune_takes_the_cheapest_ef_that_reaches_the_target() -> None:
+    from lookalike.index.approximate import EF_LADDER
+
+    data = clustered(3000, d=64, centres=8)  # wide clusters: a small ef misses some
+    index = create_index("hnsw", 64, "cosine", M=8)
+    index.add(np.arange(3000, dtype=np.int64), data)
+    queries = data[:200]
+    truth = create_index("exact", 64, "cosine")
+    truth.add(np.arange(3000, dtype=np.int64), data)
+    exact = truth.search(queries, 10).ids
+
+    def measured() -> float:
+        return recall(index.search(queries, 10).ids, exact)
+
+    index.tune(measured, 0.99)
+    chosen = index.ef_search
+    assert measured() >= 0.99
+    assert chosen in EF_LADDER and chosen != EF_LADDER[0]  # the data needs more than the least
+    index.ef_search = EF_LADDER[EF_LADDER.index(chosen) - 1]
+    assert measured() < 0.99  # ... and the step below falls short
+    index.tune(lambda: 0.0, 0.99)  # never reached: the largest setting
+    assert index.ef_search == EF_LADDER[-1]
+
+
 def test_compressed_index_is_small() -> None:
     data = clustered(20000, d=64)
     index = create_index("ivfpq", 64, "euclidean")

@@ -88,6 +88,20 @@ def test_a_half_written_index_version_is_ignored(photos: Path) -> None:
     assert not stray.exists()
 
 
+def test_hnsw_search_setting_is_tuned_unless_the_user_set_it(photos: Path) -> None:
+    from lookalike.core.set_index import RECALL_TARGET
+    from lookalike.index.approximate import EF_LADDER
+
+    with Collection.open(photos) as col:
+        report = col.index(model="test-tiny", index="hnsw")
+        tuned = report.index.params["ef_search"]
+        assert tuned in EF_LADDER and report.index.recall_at_10 >= RECALL_TARGET
+        saved = [json.loads(p.read_text()) for p in _index_dir(photos).glob("*/index.json")]
+        assert [m["params"]["ef_search"] for m in saved] == [tuned]
+        report = col.index(model="test-tiny", index="hnsw", index_options={"ef_search": 100})
+        assert report.index.params["ef_search"] == 100
+
+
 def test_changing_the_kind_drops_the_old_index(photos: Path) -> None:
     with Collection.open(photos) as col:
         col.index(model="test-tiny", index="hnsw")

@@ -128,9 +128,10 @@ class SearchIndexes:
             progress(Progress("index", 0, 1))
         setindex = SetIndex(catalog, self.store, self.db, vset, DEFAULT_METRIC)
         built, changed = setindex.open()
-        if changed:  # exact ones too: reading one file beats gathering every vector again
-            setindex.save(built, setindex.generation)
-        stats = setindex.measure(built)
+        before = built.params()
+        stats = setindex.measure(built, tune=True)
+        if changed or built.params() != before:  # exact ones too: one file beats
+            setindex.save(built, setindex.generation)  # gathering every vector again
         cfg = catalog.index_config(vset.id)
         catalog.set_index_config(
             vset.id,

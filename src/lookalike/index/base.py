@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,15 @@ class VectorIndex(ABC):
     def params(self) -> dict[str, Any]:
         """The settings that built this index (shown by ``info``, saved with it)."""
         return {}
+
+    #: Options that :meth:`tune` sets; a user who gives one keeps it untuned.
+    tunable: tuple[str, ...] = ()
+
+    def tune(self, recall: Callable[[], float], target: float) -> None:
+        """Take the cheapest search setting whose ``recall()`` (measured on a sample
+        against exact search, with the setting in force) reaches ``target``. Optional
+        hook: a backend without search settings keeps what it has."""
+        return None
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, folder: Path) -> Path:
