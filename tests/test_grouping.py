@@ -202,10 +202,11 @@ def test_pair_scores_by_hand() -> None:
     assert s.f1 == pytest.approx(0.4)
 
 
-def _fake_collection(root: Path, n: int, dim: int) -> None:
+def _fake_collection(root: Path, n: int, dim: int, per_centre: int = 4) -> None:
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(n // 4, dim))
-    x = (centres[np.arange(n) // 4] + 0.05 * rng.normal(size=(n, dim))).astype(np.float32)
+    centres = rng.normal(size=(-(-n // per_centre), dim))
+    x = centres[np.arange(n) // per_centre] + 0.05 * rng.normal(size=(n, dim))
+    x = x.astype(np.float32)
     cat = Catalog(root / ".lookalike" / "catalog.db")
     vset = cat.ensure_set(
         key="fake|avg|8|v",
@@ -241,6 +242,23 @@ def test_grouping_memory_is_linear(tmp_path: Path) -> None:
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     sizes = [len(g.members) for g in report.tier("near")]
     assert len(sizes) > n // 8 and max(sizes) <= 4  # quadruplets found, not chained
+
+
+def test_a_large_group_lists_cosines_to_the_kept_image_only(tmp_path: Path) -> None:
+    """A loose threshold over many look-alikes makes a group of hundreds: its report
+    lists each member's cosine to the kept one, not every pair."""
+    from lookalike.grouping.duplicates import MAX_LISTED
+
+    n = 3 * MAX_LISTED
+    _fake_collection(tmp_path, n, 16, per_centre=n)
+    with Collection.open(tmp_path) as col:
+        report = find_duplicates(col, threshold=0.9, verify=False)
+    (group,) = report.tier("near")
+    assert len(group.members) == n
+    keep = group.keep.id
+    assert len(group.similarities) == n - 1
+    assert all(keep in (a, b) and s >= 0.9 for a, b, s in group.similarities)
+    assert len(group.similarity_to_keep()) == n
 
 
 def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,30 +92,37 @@ def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
     return CALIBRATED.get((encoder, pooling)) or CALIBRATED.get((encoder, None), GENERIC)
 
 
+#: Groups up to this size list every pair's cosine in the report; a larger one (a loose
+#: threshold over many look-alikes) lists each member's cosine to the kept one: its n^2
+#: pairs would be millions of lines nobody reads.
+MAX_LISTED = 50
+
+
 def _members(
     col: Collection,
     ids: list[int],
     rows: dict[int, FileRow],
-    sims: list[tuple[int, int, float]],
+    sim: np.ndarray | None,
     content: dict[int, float],
     policy: str,
     verdicts: dict[Pair, Verdict] | None = None,
     details: dict[int, float] | None = None,
 ) -> tuple[list[Member], str]:
-    """The group's members, the one to keep first, and why it is kept. Content shares
-    count only where every member has one (each was verified)."""
+    """The group's members, the one to keep first, and why it is kept. ``sim``: the
+    members' cosine matrix (None for byte-identical ones). Content shares count only
+    where every member has one (each was verified)."""
     if not all(i in content for i in ids):
         content = {}
-    at = {i: k for k, i in enumerate(ids)}
-    closeness = np.zeros((len(ids), len(ids)))
-    pairs = _pairs(ids)
     verdicts = verdicts or {}
-    if pairs and all(p in verdicts for p in pairs):  # closeness on the pixels
-        for a, b in pairs:
-            closeness[at[a], at[b]] = closeness[at[b], at[a]] = -verdicts[(a, b)].signals.difference
+    n = len(ids)
+    if n * (n - 1) // 2 == len(verdicts):  # every pair verified: closeness on the pixels
+        at = {i: k for k, i in enumerate(ids)}
+        closeness = np.zeros((n, n))
+        for (a, b), v in verdicts.items():
+            closeness[at[a], at[b]] = closeness[at[b], at[a]] = -v.signals.difference
     else:
-        for a, b, s in sims:
-            closeness[at[a], at[b]] = closeness[at[b], at[a]] = s
+        closeness = np.zeros((n, n)) if sim is None else np.round(sim.astype(np.float64), 4)
+        np.fill_diagonal(closeness, 0.0)
     details = details or {}
     cands = [
         Candidate(
@@ -137,8 +144,34 @@ def _members(
     return sorted(members, key=lambda m: (not m.keep, str(m.path))), why
 
 
-def _pairs(ids: list[int]) -> list[Pair]:
-    return [pair(a, b) for k, a in enumerate(ids) for b in ids[k + 1 :]]
+def _listed(ids: list[int], sim: np.ndarray, keep: int) -> list[tuple[int, int, float]]:
+    """The cosines a report lists: every pair of a small group, else each member's to
+    the kept one."""
+    n = len(ids)
+    if n <= MAX_LISTED:
+        rows, cols = np.triu_indices(n, 1)
+    else:
+        k = ids.index(keep)
+        others = np.array([j for j in range(n) if j != k], dtype=np.intp)
+        rows, cols = np.full(len(others), k, dtype=np.intp), others
+    out = []
+    for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
+        x, y = (ids[a], ids[b]) if ids[a] < ids[b] else (ids[b], ids[a])
+        out.append((x, y, round(float(sim[a, b]), 4)))
+    return out
+
+
+def _verdicts_within(
+    groups: list[list[int]], verdicts: dict[Pair, Verdict]
+) -> list[dict[Pair, Verdict]]:
+    """Each group's verdicts: those on pairs of its own members (one pass over all)."""
+    group_of = {m: g for g, ids in enumerate(groups) for m in ids}
+    out: list[dict[Pair, Verdict]] = [{} for _ in groups]
+    for (a, b), v in verdicts.items():
+        g = group_of.get(a)
+        if g is not None and group_of.get(b) == g:
+            out[g][(a, b)] = v
+    return out
 
 
 def _details(judge: Verifier | None, ids: list[int]) -> dict[int, float]:
@@ -150,15 +183,11 @@ def _details(judge: Verifier | None, ids: list[int]) -> dict[int, float]:
     return {i: detail(fp.full) for i, fp in zip(ids, prints, strict=True) if fp is not None}
 
 
-def _pairwise(ids: list[int], vectors: dict[int, np.ndarray]) -> list[tuple[int, int, float]]:
-    v = np.stack([vectors[i] for i in ids])
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    sim = v @ v.T
-    return [
-        (ids[a], ids[b], round(float(sim[a, b]), 4))
-        for a in range(len(ids))
-        for b in range(a + 1, len(ids))
-    ]
+def _similarity(ids: list[int], vectors: dict[int, np.ndarray]) -> np.ndarray:
+    """The members' cosine matrix."""
+    v = np.stack([vectors[i] for i in ids]).astype(np.float32)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return v @ v.T
 
 
 def find_duplicates(
@@ -202,7 +231,7 @@ def find_duplicates(
     exact = [sorted(g) for g in by_hash.values() if len(g) >= 2]
     # byte-identical members need no similarities; the copy an exact group keeps stands
     # for it in the other tiers
-    exact_members = [_members(col, g, rows, [], {}, keep) for g in exact]
+    exact_members = [_members(col, g, rows, None, {}, keep) for g in exact]
     chosen = {g[0]: members[0].id for g, (members, _) in zip(exact, exact_members, strict=True)}
     reps = np.array(
         sorted(chosen.get(g[0], g[0]) for g in map(sorted, by_hash.values())), dtype=np.int64
@@ -262,12 +291,12 @@ def find_duplicates(
     ]
     content = judge.content() if judge is not None else {}
     for tier, found in (("near", near_groups), ("similar", similar_groups)):
-        for ids in found:
-            sims = _pairwise(ids, by_id)
-            mine = {p: v for p in _pairs(ids) if (v := verdicts.get(p)) is not None}
+        for ids, mine in zip(found, _verdicts_within(found, verdicts), strict=True):
+            sim = _similarity(ids, by_id)
             small = _details(judge, ids) if tier == "near" and keep != "largest" else {}
-            members, why = _members(col, ids, rows, sims, content, keep, mine, small)
-            groups.append(Group(len(groups) + 1, tier, members, sims, mine, why))
+            members, why = _members(col, ids, rows, sim, content, keep, mine, small)
+            listed = _listed(ids, sim, next(m.id for m in members if m.keep))
+            groups.append(Group(len(groups) + 1, tier, members, listed, mine, why))
     if progress:
         progress(Progress("group", 1, 1))
     return DuplicateReport(
