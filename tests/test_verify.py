@@ -87,6 +87,28 @@ def test_crop_and_rotation_are_aligned(tmp_path: Path) -> None:
         assert v.signals.aligned in ("features", "slid", "rotated"), (name, v.reason)
 
 
+def test_crops_are_found_coarse_to_fine_where_the_full_search_finds_them(tmp_path: Path) -> None:
+    """The slide matches on half-size greys, then at full size near the best fits: an 85%
+    crop is found with its true share of the whole, and two flat pictures (which fit
+    anywhere at half size, and nowhere near the place tried first at full size) still
+    align, as a search of every place at full size aligns them."""
+    from lookalike.grouping import verify
+
+    original = scene("noise", 3).resize((400, 300))
+    crop = original.crop((30, 20, 370, 275))  # 85%
+    original.save(tmp_path / "a.png")
+    crop.save(tmp_path / "b.png")
+    fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
+    assert fa.pixels.dtype == np.uint8  # fingerprints keep bytes, not floats
+    slid = verify._slide(fa, fb)
+    assert slid is not None and slid[1] == "slid" and slid[0][0] < 0.1
+    assert abs(slid[3] - (340 * 255) / (400 * 300)) < 0.02  # the crop's share of the whole
+    Image.new("RGB", (300, 200), (90, 140, 60)).save(tmp_path / "c.png")
+    Image.new("RGB", (200, 200), (90, 140, 60)).save(tmp_path / "d.png")
+    flat = verify._slide(fingerprint(tmp_path / "c.png"), fingerprint(tmp_path / "d.png"))
+    assert flat is not None and flat[0][0] < 0.05
+
+
 def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
     """A smooth picture gives feature matching too little: a 5-degree rotation (corners
     filled from the edge, as a hand-straightened copy) is aligned by turning it back,

@@ -44,7 +44,7 @@ def _views(fp: Fingerprint) -> list[NDArray[np.float32]]:
     """The signatures of a fingerprint: trimmed, and as it is where the trim cut
     something (noise can keep a border from being trimmed in one copy only)."""
     views = [signature(fp.rgb)]
-    if fp.rgb.shape != fp.full.shape:
+    if fp.trimmed:
         views.append(signature(fp.full))
     return views
 

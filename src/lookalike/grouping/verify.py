@@ -60,14 +60,36 @@ MIN_INLIERS = 10
 
 @dataclass
 class Fingerprint:
-    """What verification needs of one image, computed once per grouping run."""
+    """What verification needs of one image, computed once per grouping run. The pixels
+    are kept as bytes (a quarter of floats: 10,000 fingerprints of 256 px take 1.5 GB,
+    not 6) and handed out as floats where they are used."""
 
     width: int  # the file's own size
     height: int
-    rgb: NDArray[np.float32]  # (h, w, 3) thumbnail, solid borders trimmed, 0..255
-    full: NDArray[np.float32]  # the same thumbnail untrimmed (a trim can miss by a pixel)
-    offset: tuple[int, int] = (0, 0)  # (top, left) of ``rgb`` in ``full``
+    pixels: NDArray[np.uint8]  # (h, w, 3) thumbnail, untrimmed
+    box: tuple[int, int, int, int]  # (top, left, height, width) without solid borders
     _orb: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = None
+
+    @property
+    def full(self) -> NDArray[np.float32]:
+        """The thumbnail untrimmed (a trim can miss by a pixel), 0..255."""
+        return self.pixels.astype(np.float32)
+
+    @property
+    def rgb(self) -> NDArray[np.float32]:
+        """The thumbnail with its solid borders trimmed, 0..255."""
+        top, left, h, w = self.box
+        return self.pixels[top : top + h, left : left + w].astype(np.float32)
+
+    @property
+    def offset(self) -> tuple[int, int]:
+        """(top, left) of the trimmed thumbnail in the whole one."""
+        return self.box[0], self.box[1]
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether a solid border was trimmed."""
+        return self.box[2:] != self.pixels.shape[:2]
 
     @property
     def tiny(self) -> bool:
@@ -137,10 +159,7 @@ def trim_box(rgb: NDArray[np.uint8], tolerance: int = 24) -> tuple[int, int, int
 def fingerprint(path: str | os.PathLike[str]) -> Fingerprint:
     """Decode ``path`` to a trimmed thumbnail; :class:`ImageDecodeError` if unreadable."""
     img = read_image(path, size=THUMB, fit=True)
-    full = img.pixels.astype(np.float32)
-    top, left, h, w = trim_box(img.pixels)
-    rgb = np.ascontiguousarray(full[top : top + h, left : left + w])
-    return Fingerprint(img.width, img.height, rgb, full, (top, left))
+    return Fingerprint(img.width, img.height, img.pixels, trim_box(img.pixels))
 
 
 def grey(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -373,7 +392,7 @@ def compare(
     # the same framing, trimmed and as they are (where a trim cut nothing, once), as
     # they are and mirrored: the overall difference picks one, which alone is measured
     framings = [(fa.rgb, fb.rgb)]
-    if fa.rgb.shape != fa.full.shape or fb.rgb.shape != fb.full.shape:
+    if fa.trimmed or fb.trimmed:
         framings.append((fa.full, fb.full))
     same: tuple[float, NDArray[np.float32], NDArray[np.float32], str] | None = None
     for a, b in framings:
@@ -523,15 +542,28 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
         fit = min(shapes[whole][0] / shapes[crop][0], shapes[whole][1] / shapes[crop][1])
         tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
     greys = (grey(rgb[0]), grey(rgb[1]))  # matched in grey, each made once
-    best: tuple[float, int, int, float, tuple[int, int, int, int]] | None = None
+    # every try on half-size greys (a quarter of the work), then the best two again at
+    # full size, each only around where it fitted
+    halves = tuple(_resize(g, (max(1, g.shape[0] // 2), max(1, g.shape[1] // 2))) for g in greys)
+    rough: list[tuple[float, int, int, float, tuple[int, int, int, int]]] = []
     for crop, whole, scale in tries:
-        found = _fit_crop(greys[crop], greys[whole], scale)
+        found = _fit_crop(halves[crop], halves[whole], scale, rough=True)
+        if found is not None:
+            rough.append((found[0], crop, whole, scale, found[1]))
+    best: tuple[float, int, int, float, tuple[int, int, int, int]] | None = None
+    for _, crop, whole, scale, (x, y, _, _) in sorted(rough, reverse=True)[:2]:
+        found = _fit_crop(greys[crop], greys[whole], scale, near=(2 * x, 2 * y))
         if found is not None and (best is None or found[0] > best[0]):
             best = (found[0], crop, whole, scale, found[1])
+    if best is None and rough:  # a rough fit that does not hold at full size (flat
+        for crop, whole, scale in tries:  # pictures fit anywhere): every try at full size
+            found = _fit_crop(greys[crop], greys[whole], scale)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = (found[0], crop, whole, scale, found[1])
     if best is None:
         return None
     _, crop, whole, _, (x, y, w, h) = best
-    if prints[crop].rgb.shape != prints[crop].full.shape:
+    if prints[crop].trimmed:
         return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
     scaled = _resize(rgb[crop], (h, w))
     hw, ww = rgb[whole].shape[:2]
@@ -548,15 +580,15 @@ def _untrimmed(
     background is otherwise "a crop" of the same picture with an object added on that
     background (a product shot with a sticker), and the slide never sees the object."""
     x, y, w, h = place
-    ch, cw = crop.rgb.shape[:2]
+    ch, cw = crop.box[2:]
     sy, sx = h / ch, w / cw  # the crop's scale, and where its untrimmed picture lands
-    fh, fw = crop.full.shape[:2]
+    fh, fw = crop.pixels.shape[:2]
     top = whole.offset[0] + y - crop.offset[0] * sy
     left = whole.offset[1] + x - crop.offset[1] * sx
     size = (max(1, round(fh * sy)), max(1, round(fw * sx)))
     scaled = _resize(crop.full, size)
     t, lft = round(top), round(left)
-    wh, ww = whole.full.shape[:2]
+    wh, ww = whole.pixels.shape[:2]
     r0, c0 = max(0, t), max(0, lft)
     r1, c1 = min(wh, t + size[0]), min(ww, lft + size[1])
     if r1 - r0 < 8 or c1 - c0 < 8:
@@ -567,24 +599,45 @@ def _untrimmed(
     return _refined(region, part, np.ones(part.shape[:2], bool)), "slid", 0, overlap, 0.0
 
 
+#: A crop's correlation peak must reach this to count as found; on the half-size
+#: greys, where detail is blurred, a little less keeps a true fit in the running.
+FIT_FLOOR = 0.5
+ROUGH_FLOOR = 0.45
+#: How far (px, full size) around its half-size place a fit is looked for again.
+NEAR = 4
+
+
 def _fit_crop(
-    crop: NDArray[np.float32], whole: NDArray[np.float32], scale: float
+    crop: NDArray[np.float32],
+    whole: NDArray[np.float32],
+    scale: float,
+    *,
+    rough: bool = False,
+    near: tuple[int, int] | None = None,
 ) -> tuple[float, tuple[int, int, int, int]] | None:
     """Where ``crop`` (grey), scaled by ``scale``, fits best inside ``whole`` (grey): the
-    correlation peak and the place (x, y, width, height) it covers."""
+    correlation peak and the place (x, y, width, height) it covers. With ``near`` (x, y),
+    only places within :data:`NEAR` px of it are tried; ``rough``: on half-size greys."""
     import cv2
 
     hc, wc = crop.shape[:2]
     hw, ww = whole.shape[:2]
     w, h = max(1, round(wc * scale)), max(1, round(hc * scale))
+    if rough:  # a crop that fills the whole at full size may round a pixel over it
+        w, h = (ww if ww < w <= ww + 1 else w), (hw if hw < h <= hw + 1 else h)
     if h > hw or w > ww or min(h, w) < 8:
         return None
     scaled = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    x0 = y0 = 0
+    if near is not None:  # a window of the whole picture around the place
+        x0, y0 = max(0, min(near[0] - NEAR, ww - w)), max(0, min(near[1] - NEAR, hw - h))
+        x1, y1 = min(ww, x0 + w + 2 * NEAR), min(hw, y0 + h + 2 * NEAR)
+        whole = whole[y0:y1, x0:x1]
     score = cv2.matchTemplate(whole, scaled, cv2.TM_CCOEFF_NORMED)
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
-    if peak < 0.5:
+    if peak < (ROUGH_FLOOR if rough else FIT_FLOOR):
         return None
-    return float(peak), (x, y, w, h)
+    return float(peak), (x0 + x, y0 + y, w, h)
 
 
 @dataclass(frozen=True)
@@ -744,7 +797,7 @@ class Verifier:
     def content(self) -> dict[int, float]:
         """Each fingerprinted image's share of picture content (solid borders trimmed)."""
         return {
-            i: (fp.rgb.shape[0] * fp.rgb.shape[1]) / (fp.full.shape[0] * fp.full.shape[1])
+            i: (fp.box[2] * fp.box[3]) / (fp.pixels.shape[0] * fp.pixels.shape[1])
             for i, fp in self.prints.items()
             if fp is not None
         }
