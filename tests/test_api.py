@@ -3,6 +3,7 @@ server as a real uvicorn process."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -24,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from imagegen import scene, variant
 from lookalike.api.app import Settings, create_app
-from lookalike.api.batcher import Batcher, QueueFullError
+from lookalike.api.batcher import Batcher, LoopBatcher, QueueFullError
 from lookalike.collection import Collection
 
 TOKEN = "t0ken"
@@ -239,6 +240,90 @@ def test_batcher_workers_encode_batches_at_once() -> None:
             t.join()
         timings[workers] = time.perf_counter() - t0
     assert timings[1] >= 0.6 and timings[2] < 0.55  # two batches ran side by side
+
+
+def test_loop_batcher_batches_on_the_loop_and_steps_aside_when_busy() -> None:
+    """Requests that arrive together share one call, made on the event loop's own thread;
+    with the lock held elsewhere (an index run) the call goes to a worker thread and the
+    loop keeps serving; a slow call sends the next ones to a thread too; an error reaches
+    every waiter; past the limit, QueueFullError."""
+    seen: list[tuple[int, str]] = []
+
+    def double(items: list[int]) -> list[int]:
+        seen.append((len(items), threading.current_thread().name))
+        return [2 * i for i in items]
+
+    async def together(b: LoopBatcher[int, int], n: int) -> list[int]:
+        return list(await asyncio.gather(*(b.submit(i) for i in range(n))))
+
+    loop_thread = threading.current_thread().name
+    b = LoopBatcher(double, max_batch=32, limit=64)
+    assert asyncio.run(together(b, 10)) == [2 * i for i in range(10)]
+    assert seen == [(10, loop_thread)] and b.batches == 1
+
+    lock = threading.RLock()
+
+    def guarded(items: list[int]) -> list[int]:  # as a collection's methods take its guard
+        with lock:
+            return double(items)
+
+    busy = LoopBatcher(guarded, lock=lock)
+    held, release = threading.Event(), threading.Event()
+
+    def index_run() -> None:
+        with lock:
+            held.set()
+            release.wait(5)
+
+    threading.Thread(target=index_run, daemon=True).start()
+    held.wait(5)
+
+    async def while_busy() -> tuple[list[int], int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        got = await asyncio.gather(busy.submit(1), busy.submit(2))
+        ticker.cancel()
+        return list(got), ticks
+
+    seen.clear()
+    release_later = threading.Timer(0.2, release.set)
+    release_later.start()
+    got, ticks = asyncio.run(while_busy())
+    assert got == [2, 4] and seen[0][1] != loop_thread  # a worker thread ran it
+    assert ticks >= 5  # ... while the loop went on (the lock was held for 0.2 s)
+
+    def slow(items: list[int]) -> list[int]:
+        time.sleep(0.05)
+        return double(items)
+
+    seen.clear()
+    lagging = LoopBatcher(slow, inline_ms=20)
+    asyncio.run(lagging.submit(1))
+    asyncio.run(lagging.submit(2))
+    assert seen[0][1] == loop_thread and seen[1][1] != loop_thread
+
+    def broken(items: list[int]) -> list[int]:
+        raise ValueError("no index")
+
+    async def failing() -> list[BaseException | int]:
+        bad = LoopBatcher(broken)
+        return list(await asyncio.gather(bad.submit(1), bad.submit(2), return_exceptions=True))
+
+    assert all(isinstance(e, ValueError) for e in asyncio.run(failing()))
+
+    async def flood() -> None:
+        tight = LoopBatcher(double, limit=3)
+        await asyncio.gather(*(tight.submit(i) for i in range(4)))
+
+    with pytest.raises(QueueFullError):
+        asyncio.run(flood())
 
 
 def test_index_run_elsewhere_is_picked_up(served: Path) -> None:

@@ -38,7 +38,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lookalike.api.batcher import Batcher, MicroBatcher, QueueFullError
+from lookalike.api.batcher import Batcher, LoopBatcher, QueueFullError
 from lookalike.api.paths import OutsideError, inside
 from lookalike.collection import Collection
 from lookalike.config import DEFAULT_K, DEFAULT_METRIC
@@ -105,7 +105,7 @@ class State:
     settings: Settings
     opened: dict[str, Collection] = field(default_factory=dict)
     batchers: dict[str, Batcher] = field(default_factory=dict)
-    searchers: dict[tuple[str, str, str], MicroBatcher[Path, SearchResult]] = field(
+    searchers: dict[tuple[str, str, str], LoopBatcher[Path, SearchResult]] = field(
         default_factory=dict
     )
     jobs: dict[str, Job] = field(default_factory=dict)
@@ -145,7 +145,7 @@ class State:
 
     def searcher(
         self, name: str, col: Collection, q: SearchParams
-    ) -> MicroBatcher[Path, SearchResult]:
+    ) -> LoopBatcher[Path, SearchResult]:
         """The micro-batcher of path searches with the same options (one index search
         for all the paths that arrive together)."""
         options = q.options()
@@ -158,10 +158,9 @@ class State:
                 def run(paths: list[Path]) -> list[SearchResult]:
                     return col.search_many(paths, **options)
 
-                b = self.searchers[key] = MicroBatcher(
-                    run, max_batch=32, wait_ms=2.0, limit=self.settings.queue_limit,
-                    name="lookalike-search",
-                )  # fmt: skip
+                b = self.searchers[key] = LoopBatcher(
+                    run, max_batch=32, limit=self.settings.queue_limit, lock=col.guard
+                )
             return b
 
     def warm(self) -> None:
@@ -552,14 +551,12 @@ def _inside(root: Path, rel: str) -> Path:
         raise ApiError(404, f"no image {rel!r} in this collection") from None
 
 
-async def _batched(batcher: MicroBatcher[Path, SearchResult], path: Path) -> SearchResult:
-    """A path search answered with the others that arrive together; the event loop waits
-    for it without a thread of its own."""
+async def _batched(batcher: LoopBatcher[Path, SearchResult], path: Path) -> SearchResult:
+    """A path search answered with the others that arrive together, on the event loop."""
     try:
-        done = batcher.enqueue(path)
+        return await asyncio.wait_for(batcher.submit(path), timeout=30)
     except QueueFullError:
         raise ApiError(429, "the server is busy; try again", {"Retry-After": "1"}) from None
-    return await asyncio.wait_for(asyncio.wrap_future(done), timeout=30)
 
 
 def _search_upload(
