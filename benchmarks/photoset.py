@@ -53,7 +53,7 @@ def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> 
         brightened). Each is 640 px on its longer side, so it decodes as a phone photo
     shared on the web does. Made once (it fetches the wallpaper packages), then reused.
 
-        The sources are about 85 pictures, so each gives ~100 views at 10,000: a harder
+        The sources are 79 pictures here, so each gives ~120 views at 10,000: a harder
         library than most (many look-alikes to verify) but distinct pictures all the same."""
     from lookalike.datasets.duplicate_sources import _wallpaper_files
 
