@@ -318,6 +318,15 @@ def test_loop_batcher_batches_on_the_loop_and_steps_aside_when_busy() -> None:
 
     assert all(isinstance(e, ValueError) for e in asyncio.run(failing()))
 
+    stale = LoopBatcher(double)
+
+    async def one() -> int:
+        return await asyncio.wait_for(stale.submit(1), timeout=2)
+
+    assert asyncio.run(one()) == 2
+    stale._draining = True  # as if the first loop had stopped in the middle of a batch
+    assert asyncio.run(one()) == 2  # a new loop (a restarted app) is still answered
+
     async def flood() -> None:
         tight = LoopBatcher(double, limit=3)
         await asyncio.gather(*(tight.submit(i) for i in range(4)))

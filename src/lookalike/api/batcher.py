@@ -145,6 +145,8 @@ class LoopBatcher(Generic[T, R]):
         if len(self._pending) >= self.limit:
             raise QueueFullError
         loop = asyncio.get_running_loop()
+        if self._task is not None and self._task.get_loop() is not loop:  # a new loop (a
+            self._pending, self._draining = [], False  # restarted app): the old is gone
         done: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, done))
         if not self._draining:
