@@ -38,23 +38,20 @@ def photo_set(count: int, size: tuple[int, int], *, seed: int = 0, quality: int 
         if rng.random() < 0.5:
             im = ImageOps.mirror(im)
         im = ImageEnhance.Color(im).enhance(float(rng.uniform(0.7, 1.3)))
-        im = im.resize(size, Image.Resampling.BICUBIC)
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=quality)
-        write_bytes_atomic(target, buf.getvalue())
+        _save(target, im.resize(size, Image.Resampling.BICUBIC), quality)
     return root
 
 
 def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> Path:
     """A photo library as a user has one: ``count`` JPEGs, most of them distinct views
-        (windows that overlap little) of scikit-image's photos and Debian's wallpapers, so
-        neighbouring views of one scene look alike as burst shots do, and a share
-        (``copies``) of views with one altered copy (re-saved smaller, mirrored or
-        brightened). Each is 640 px on its longer side, so it decodes as a phone photo
+    (windows that overlap little) of scikit-image's photos and Debian's wallpapers, so
+    neighbouring views of one scene look alike as burst shots do, and a share
+    (``copies``) of views with one altered copy (re-saved smaller, mirrored or
+    brightened). Each is 640 px on its longer side, so it decodes as a phone photo
     shared on the web does. Made once (it fetches the wallpaper packages), then reused.
 
-        The sources are 79 pictures here, so each gives ~120 views at 10,000: a harder
-        library than most (many look-alikes to verify) but distinct pictures all the same."""
+    The sources are 79 pictures here, so each gives ~120 views at 10,000: a harder
+    library than most (many look-alikes to verify) but distinct pictures all the same."""
     from lookalike.datasets.duplicate_sources import _wallpaper_files
 
     root = cache_dir() / "bench" / f"library-{count}-s{seed}"

@@ -324,8 +324,12 @@ def test_loop_batcher_batches_on_the_loop_and_steps_aside_when_busy() -> None:
         return await asyncio.wait_for(stale.submit(1), timeout=2)
 
     assert asyncio.run(one()) == 2
-    stale._draining = True  # as if the first loop had stopped in the middle of a batch
+    old = asyncio.new_event_loop()  # a loop that stopped in the middle of a batch
+    orphan = stale._task = old.create_task(asyncio.sleep(3600))
     assert asyncio.run(one()) == 2  # a new loop (a restarted app) is still answered
+    orphan.cancel()
+    old.run_until_complete(asyncio.gather(orphan, return_exceptions=True))
+    old.close()
 
     async def flood() -> None:
         tight = LoopBatcher(double, limit=3)

@@ -131,8 +131,7 @@ class LoopBatcher(Generic[T, R]):
         self.lock = lock
         self.batches = 0
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
-        self._draining = False
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # the drain, while it runs
         self._slow = False
 
     @property
@@ -145,49 +144,43 @@ class LoopBatcher(Generic[T, R]):
         if len(self._pending) >= self.limit:
             raise QueueFullError
         loop = asyncio.get_running_loop()
-        if self._task is not None and self._task.get_loop() is not loop:  # a new loop (a
-            self._pending, self._draining = [], False  # restarted app): the old is gone
+        task = self._task
+        if task is not None and task.get_loop() is not loop:  # a new loop (a restarted
+            self._pending, task = [], None  # app): the old one's requests are gone
         done: asyncio.Future[R] = loop.create_future()
         self._pending.append((item, done))
-        if not self._draining:
-            self._draining = True
+        if task is None or task.done():
             self._task = loop.create_task(self._drain())  # kept: a task needs a reference
         return await done
 
     async def _drain(self) -> None:
-        try:
-            while self._pending:
-                await asyncio.sleep(0)  # the requests the loop has ready join this batch
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                items = [item for item, _ in batch]
-                try:
-                    results = await self._run(items)
-                except Exception as exc:  # every waiting request hears of it
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                self.batches += 1
-                for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():  # its request may have been cancelled
-                        done.set_result(result)
-        finally:
-            self._draining = False
+        while self._pending:
+            await asyncio.sleep(0)  # the requests the loop has ready join this batch
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            items = [item for item, _ in batch]
+            try:
+                results = await self._run(items)
+            except Exception as exc:  # every waiting request hears of it
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.batches += 1
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():  # its request may have been cancelled
+                    done.set_result(result)
 
     async def _run(self, items: list[T]) -> Sequence[R]:
-        if not self._slow and (self.lock is None or self.lock.acquire(blocking=False)):
-            t = time.perf_counter()
-            try:
-                return self.process(items)
-            finally:
-                if self.lock is not None:
-                    self.lock.release()
-                self._slow = time.perf_counter() - t > self.inline
+        inline = not self._slow and (self.lock is None or self.lock.acquire(blocking=False))
         t = time.perf_counter()
         try:
+            if inline:
+                return self.process(items)
             return await asyncio.get_running_loop().run_in_executor(None, self.process, items)
         finally:
+            if inline and self.lock is not None:
+                self.lock.release()
             self._slow = time.perf_counter() - t > self.inline
 
 

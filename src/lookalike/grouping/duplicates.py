@@ -147,18 +147,12 @@ def _members(
 def _listed(ids: list[int], sim: np.ndarray, keep: int) -> list[tuple[int, int, float]]:
     """The cosines a report lists: every pair of a small group, else each member's to
     the kept one."""
-    n = len(ids)
+    n, k = len(ids), ids.index(keep)
     if n <= MAX_LISTED:
-        rows, cols = np.triu_indices(n, 1)
+        places = [(a, b) for a in range(n) for b in range(a + 1, n)]
     else:
-        k = ids.index(keep)
-        others = np.array([j for j in range(n) if j != k], dtype=np.intp)
-        rows, cols = np.full(len(others), k, dtype=np.intp), others
-    out = []
-    for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-        x, y = (ids[a], ids[b]) if ids[a] < ids[b] else (ids[b], ids[a])
-        out.append((x, y, round(float(sim[a, b]), 4)))
-    return out
+        places = [(k, b) for b in range(n) if b != k]
+    return [(*pair(ids[a], ids[b]), round(float(sim[a, b]), 4)) for a, b in places]
 
 
 def _verdicts_within(

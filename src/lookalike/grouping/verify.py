@@ -545,24 +545,17 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     # every try on half-size greys (a quarter of the work), then the best two again at
     # full size, each only around where it fitted
     halves = tuple(_resize(g, (max(1, g.shape[0] // 2), max(1, g.shape[1] // 2))) for g in greys)
-    rough: list[tuple[float, int, int, float, tuple[int, int, int, int]]] = []
-    for crop, whole, scale in tries:
-        found = _fit_crop(halves[crop], halves[whole], scale, rough=True)
-        if found is not None:
-            rough.append((found[0], crop, whole, scale, found[1]))
-    best: tuple[float, int, int, float, tuple[int, int, int, int]] | None = None
-    for _, crop, whole, scale, (x, y, _, _) in sorted(rough, reverse=True)[:2]:
-        found = _fit_crop(greys[crop], greys[whole], scale, near=(2 * x, 2 * y))
-        if found is not None and (best is None or found[0] > best[0]):
-            best = (found[0], crop, whole, scale, found[1])
-    if best is None and rough:  # a rough fit that does not hold at full size (flat
-        for crop, whole, scale in tries:  # pictures fit anywhere): every try at full size
-            found = _fit_crop(greys[crop], greys[whole], scale)
-            if found is not None and (best is None or found[0] > best[0]):
-                best = (found[0], crop, whole, scale, found[1])
-    if best is None:
+    rough = _fits((_fit_crop(halves[c], halves[w], s, rough=True), c, w, s) for c, w, s in tries)
+    fine = _fits(
+        (_fit_crop(greys[c], greys[w], s, near=(2 * x, 2 * y)), c, w, s)
+        for _, c, w, s, (x, y, _, _) in sorted(rough, reverse=True)[:2]
+    )
+    if not fine and rough:  # a rough fit that does not hold at full size (flat pictures
+        # fit anywhere): every try at full size
+        fine = _fits((_fit_crop(greys[c], greys[w], s), c, w, s) for c, w, s in tries)
+    if not fine:
         return None
-    _, crop, whole, _, (x, y, w, h) = best
+    _, crop, whole, _, (x, y, w, h) = max(fine, key=lambda f: f[0])  # the first best
     if prints[crop].trimmed:
         return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
     scaled = _resize(rgb[crop], (h, w))
@@ -570,6 +563,17 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
     return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
+
+
+#: A crop's fit: (correlation peak, crop, whole, scale, (x, y, width, height)).
+Fit = tuple[float, int, int, float, tuple[int, int, int, int]]
+
+
+def _fits(
+    found: Iterable[tuple[tuple[float, tuple[int, int, int, int]] | None, int, int, float]],
+) -> list[Fit]:
+    """The fits :func:`_fit_crop` found, each with its try (crop, whole, scale)."""
+    return [(f[0], crop, whole, scale, f[1]) for f, crop, whole, scale in found if f is not None]
 
 
 def _untrimmed(
