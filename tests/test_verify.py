@@ -212,6 +212,46 @@ def test_fitted_limits_separate_what_can_be_separated() -> None:
     assert fit["recall"] >= 0.9 and noisy.difference >= 0.15
 
 
+def test_each_kind_of_pair_is_fitted_and_judged_by_its_own_rule(tmp_path: Path) -> None:
+    """Pairs in the same framing have no alignment error to allow for, so their rule may be
+    tighter than the rule for crops; a kind with too few true pairs is judged (and fitted)
+    as regular; saved rules round-trip, and rules saved before kinds existed still load."""
+    from dataclasses import replace
+
+    from lookalike.grouping.verify import pair_kind
+    from lookalike.grouping.verify_fit import MIN_TRUE, fit_rules, save_rules
+
+    rng = np.random.default_rng(1)
+    framed = [_signals(float(d), 0.1) for d in rng.uniform(0, 0.1, 150)]  # exact copies
+    slid = [replace(_signals(float(d), 0.1), aligned="slid") for d in rng.uniform(0.1, 0.3, 150)]
+    # a changed detail in the same framing: a difference no crop's alignment error makes
+    detail = [_signals(float(d), 0.1) for d in rng.uniform(0.15, 0.25, 40)]
+    other = [replace(_signals(float(d), 0.1), aligned="slid") for d in rng.uniform(0.6, 2, 80)]
+    tiny = [_signals(float(d), 0.1, tiny=True) for d in rng.uniform(0, 0.1, 50)]
+    signals = framed + slid + detail + other + tiny
+    labels = [1] * 300 + [0] * 120 + [1] * 50
+    assert [pair_kind(s) for s in (framed[0], slid[0], tiny[0])] == ["framed", "regular", "tiny"]
+    assert pair_kind(replace(slid[0], small=True)) == "small"
+    rules, notes = fit_rules(signals, labels)
+    assert rules.framed is not None and rules.small is None  # no small pairs: none fitted
+    assert notes["framed"]["precision"] == 1.0 and notes["framed"]["recall"] == 1.0
+    assert all(not judge_pair(rules, d).same for d in detail)  # judged by the framed rule
+    assert judge_pair(rules, replace(detail[0], aligned="slid")).same  # by the regular one
+    assert rules.kind_for(replace(slid[0], small=True)) == "regular"  # no small rule
+    # too few true framed pairs: they are fitted with the regular ones, no rule of their own
+    few, _ = fit_rules(
+        framed[: MIN_TRUE - 1] + slid + other + tiny,
+        [1] * (MIN_TRUE - 1 + 150) + [0] * 80 + [1] * 50,
+    )
+    assert few.framed is None and few.kind_for(framed[0]) == "regular"
+    path = save_rules(rules, tmp_path / "rules.json")
+    assert load_rules(path) == rules
+    old = json.loads(path.read_text())
+    del old["framed"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert load_rules(tmp_path / "old.json") == replace(rules, framed=None)
+
+
 def test_a_watermark_is_an_overlay_a_pasted_object_or_new_caption_is_not(
     tmp_path: Path,
 ) -> None:
@@ -282,9 +322,10 @@ def test_an_alignment_covering_too_little_proves_nothing() -> None:
 
 def test_fitted_limits_include_colourfulness_and_overlap() -> None:
     """Where only colourfulness or coverage tells copies from look-alikes, the fit sets
-    those limits (and leaves them off where nothing needs them)."""
+    those limits; where nothing needs them, they sit just beyond every copy (MARGIN), so a
+    kind of look-alike the calibration pairs lack still meets a limit."""
     from lookalike.grouping.verify import PairSignals
-    from lookalike.grouping.verify_fit import fit_rule
+    from lookalike.grouping.verify_fit import MARGIN, fit_rule
 
     rng = np.random.default_rng(1)
 
@@ -300,8 +341,12 @@ def test_fitted_limits_include_colourfulness_and_overlap() -> None:
     assert fit["precision"] == 1.0 and fit["recall"] == 1.0
     assert rule.chroma is not None and 0.2 <= rule.chroma < 0.7
     assert rule.overlap is not None and 0.5 <= rule.overlap <= 0.65
-    plain, _ = fit_rule(copies, [1] * 150)
-    assert plain.chroma is None and plain.overlap is None
+    plain, fit = fit_rule(copies, [1] * 150)
+    assert fit["recall"] == 1.0
+    chromas, overlaps = [c.chroma for c in copies], [c.overlap for c in copies]
+    assert plain.chroma == pytest.approx(max(chromas) * MARGIN, abs=0.01)
+    assert plain.overlap == pytest.approx(min(overlaps) / MARGIN, abs=0.01)
+    assert plain.focus is not None and plain.focus >= max(c.focus for c in copies)
 
 
 def test_small_pictures_find_their_noisy_copies_by_pixels(tmp_path: Path) -> None:
@@ -358,6 +403,39 @@ def test_a_changed_digit_shows_in_a_small_patch(tmp_path: Path) -> None:
     lossy = _verdict(one, _jpeg(one, 30), tmp_path).signals
     assert changed.aligned == "direct" and changed.patch > 2 * lossy.patch
     assert changed.patch > changed.fine
+
+
+def test_two_captions_on_one_photo_are_distinct_and_never_share_a_group(tmp_path: Path) -> None:
+    """Two labels on one photo differ in one spot while the rest agrees (``focus``): the
+    pair is shown to be two pictures, so a group that holds one of them sets the other
+    aside even where both are one picture with the original; a lossy copy is no such
+    spot."""
+    from lookalike.datasets.alterations import caption
+    from lookalike.grouping.verified import _complete
+    from lookalike.grouping.verify import PairSignals, Verdict
+
+    big = scene("noise", 6).resize((1280, 720), Image.Resampling.BICUBIC)
+    one, seven = caption(big, "No. 1"), caption(big, "No. 7")
+    labels = _verdict(one, seven, tmp_path)
+    assert not labels.same and labels.distinct, labels.reason
+    assert "one spot differs" in labels.reason and labels.signals.focus > 27
+    lossy = _verdict(one, _jpeg(one, 30), tmp_path)
+    assert lossy.same and not lossy.distinct and lossy.signals.focus < 27
+
+    # 1, 2: a photo and its copy; 3 and 4: its two captioned versions, one picture with
+    # 1 and 2 (an overlay) but distinct from each other; 5: a copy of 4
+    signals = PairSignals(0.9, 0.0, 0.0, 0.0, 0.0, 0, 1.0, "direct", False)
+    same, other = Verdict(True, signals, ""), Verdict(False, signals, "", distinct=True)
+    verdicts = {(a, b): same for a in range(1, 6) for b in range(a + 1, 6)}
+    verdicts[(3, 4)] = verdicts[(3, 5)] = other
+    assert _complete([1, 2, 3, 4, 5], verdicts) == [[1, 2, 4, 5]]  # 3 has fewer links
+    verdicts[(3, 5)] = same  # 3 and 4 now have as many links: the last of them goes
+    assert _complete([1, 2, 3, 4, 5], verdicts) == [[1, 2, 3, 5]]
+    # 3 and 6: two copies of one captioned version, distinct from 4 and 5: set aside
+    # together, they make a group of their own
+    verdicts = {(a, b): same for a in range(1, 7) for b in range(a + 1, 7)}
+    verdicts.update({(3, 4): other, (3, 5): other, (4, 6): other, (5, 6): other})
+    assert _complete([1, 2, 3, 4, 5, 6], verdicts) == [[1, 2, 4, 5], [3, 6]]
 
 
 def test_an_object_added_on_a_plain_background_is_no_copy(tmp_path: Path) -> None:

@@ -59,9 +59,11 @@ def print_calibration(c: Calibration) -> None:
         f"verifier fitted on {c.candidates:,} calibration pairs",
         highlight=False,
     )
-    for name, rule in (("regular", r.regular), ("tiny", r.tiny)):
+    label = {"tiny": "tiny pictures", "small": "small pictures", "framed": "same framing",
+             "regular": "realigned" if r.framed else "regular pictures"}  # fmt: skip
+    for name, rule in r.named().items():
         out.print(
-            f"  {name} pictures: difference ≤ {rule.difference:.2f}, local ≤ {rule.local:.2f}, "
+            f"  {label[name]}: difference ≤ {rule.difference:.2f}, local ≤ {rule.local:.2f}, "
             f"fine ≤ {rule.fine:.2f}, colour ≤ {rule.colour:.2f}  (fit: {c.fit[name]})",
             highlight=False,
         )

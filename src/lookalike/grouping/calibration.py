@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ class Calibration:
             "encoder": self.encoder,
             "pooling": self.pooling,
             "gate": self.gate,
-            "rules": {"regular": asdict(self.rules.regular), "tiny": asdict(self.rules.tiny)},
+            "rules": self.rules.to_dict(),
             "fit": self.fit,
             "candidates": self.candidates,
             "calibration": self.fitted.to_dict(),

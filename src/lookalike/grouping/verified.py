@@ -3,7 +3,8 @@ the pixel verifier's verdict, groups grow along verified edges, and inside each 
 every pair is verified too: a member stays only if it is one picture with at least half
 of the others (average linkage on the verdicts). So a chain of look-alikes never forms a
 group, while two copies that cannot be aligned with each other (a mirrored copy and a
-rotated one) still stay with the original they both come from."""
+rotated one) still stay with the original they both come from; but two pictures shown
+to be distinct (two captions on one photo) never share a group."""
 
 from __future__ import annotations
 
@@ -92,15 +93,38 @@ def verified_groups(
 
 def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:
     """Split ``members`` so that inside each part a member is one picture with at least
-    half of the others."""
+    half of the others, and no two members were shown to be distinct pictures: of such a
+    pair, the member one picture with fewer of the others is set aside (and grouped with
+    the others set aside, the same way)."""
     n = len(members)
-    dist = np.ones((n, n))
+    same = np.zeros((n, n), bool)
+    distinct = np.zeros((n, n), bool)
     for a in range(n):
         for b in range(a + 1, n):
-            if verdicts[pair(members[a], members[b])].same:
-                dist[a, b] = dist[b, a] = 0.0
-    if not dist[np.triu_indices(n, 1)].any():
+            verdict = verdicts[pair(members[a], members[b])]
+            same[a, b] = same[b, a] = verdict.same
+            distinct[a, b] = distinct[b, a] = verdict.distinct
+    kept = np.ones(n, bool)
+    while (distinct & kept[:, None] & kept[None, :]).any():
+        clash = (distinct & kept[None, :]).any(axis=1) & kept
+        links = (same & kept[None, :]).sum(axis=1)
+        # the clashing member with the fewest links goes (the last of equals)
+        worst = max(np.flatnonzero(clash), key=lambda k: (-links[k], k))
+        kept[worst] = False
+    parts = _average([members[k] for k in np.flatnonzero(kept)], ~same[np.ix_(kept, kept)])
+    if not kept.all():
+        parts += _complete([members[k] for k in np.flatnonzero(~kept)], verdicts)
+    return parts
+
+
+def _average(members: list[int], apart: np.ndarray) -> list[list[int]]:
+    """Average linkage on verdicts (``apart``: not one picture), cut at one half."""
+    n = len(members)
+    if n < 2:
+        return []
+    dist = apart[np.triu_indices(n, 1)].astype(float)
+    if not dist.any():
         return [members]
-    labels = fcluster(linkage(dist[np.triu_indices(n, 1)], "average"), 0.5, "distance")
+    labels = fcluster(linkage(dist, "average"), 0.5, "distance")
     parts = [[members[k] for k in np.flatnonzero(labels == lb)] for lb in np.unique(labels)]
     return [p for p in parts if len(p) >= 2]

@@ -12,6 +12,9 @@ aligned overlap it measures:
 * ``local`` and ``fine``: the largest such difference in one cell of a 6 x 6 and of a
   12 x 12 grid (an object pasted in, a changed caption), and ``patch`` in any window a
   24th of the shorter side wide (a changed digit, smaller than a cell);
+* ``focus``: how many times ``patch`` exceeds ``difference``: a local edit of an
+  otherwise identical picture (a new label) stands out; a copy's changes (coding noise,
+  resampling) spread over all of it;
 * ``colour``: the chromaticity difference (colour with brightness divided out) of the
   cells, once the shift common to all cells is taken out (a recolouring, not a grade);
 * ``chroma``: how much more or less colourful the cells are (a black-and-white or flat
@@ -107,6 +110,11 @@ class Fingerprint:
         return self._orb
 
 
+#: A mean difference below this is as small as coding noise makes it: a picture that
+#: differs less is not counted as more focused on its most changed window.
+FOCUS_FLOOR = 0.02
+
+
 @dataclass(frozen=True)
 class PairSignals:
     """The measured evidence about one pair (see the module's docstring)."""
@@ -128,9 +136,18 @@ class PairSignals:
     patch: float = 0.0  # the largest difference in a small window (a 24th of the side)
     small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
 
+    @property
+    def focus(self) -> float:
+        """How many times the most changed small window differs more than the whole
+        overlap does (``patch`` over ``difference``, a difference under
+        :data:`FOCUS_FLOOR` counting as that): high for a local edit of an otherwise
+        identical picture."""
+        return self.patch / max(self.difference, FOCUS_FLOOR)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, rounded for reading."""
         d = asdict(self)
+        d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
                   "chroma", "tone", "patch"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
@@ -665,6 +682,9 @@ class Rule:
     tone: float | None = None
     #: The largest difference in a small window (a changed digit); None: no limit.
     patch: float | None = None
+    #: How much more the most changed small window may differ than the whole
+    #: (:attr:`PairSignals.focus`); None: no limit.
+    focus: float | None = None
     #: An alignment must cover at least this share of the larger picture (a crop that
     #: leaves out where two pictures differ proves nothing); None: no limit.
     overlap: float | None = None
@@ -681,7 +701,13 @@ class Rule:
             s.local > self.local
             or s.fine > self.fine
             or (self.patch is not None and s.patch > self.patch)
+            or (self.focus is not None and s.focus > self.focus)
         )
+
+    def local_edit(self, s: PairSignals) -> bool:
+        """Whether one spot of the pair differs beyond the ``focus`` limit while the rest
+        agrees, and not as a thin overlay: an edit that makes another picture."""
+        return self.focus is not None and s.focus > self.focus and not self.overlay(s)
 
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
@@ -695,10 +721,11 @@ class Rule:
             ("fine", s.fine, self.fine, "a detail differs"),
             ("colour", s.colour, self.colour, "colours differ"),
             ("patch", s.patch, self.patch, "a small patch differs"),
+            ("focus", s.focus, self.focus, "one spot differs, the rest not"),
             ("chroma", s.chroma, self.chroma, "colourfulness differs"),
             ("tone", s.tone, self.tone, "brightness differs"),
         ):
-            regional = name in ("local", "fine", "patch")
+            regional = name in ("local", "fine", "patch", "focus")
             if limit is not None and value > limit and not (regional and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
@@ -708,17 +735,57 @@ class Rule:
         return out
 
 
+#: The kinds of pair a rule of its own may judge, the most particular first: a tiny picture
+#: (detail below its size means nothing), two small ones (icons, product shots: a thin
+#: overlay or a recolouring is another drawing), two in the same framing (as they are or
+#: mirrored: no alignment error to allow for), and the rest (aligned as a crop, by
+#: features or by a turn), which the ``regular`` rule judges.
+KINDS = ("tiny", "small", "framed", "regular")
+
+
+def pair_kind(s: PairSignals) -> str:
+    """Which of :data:`KINDS` a measured pair is."""
+    if s.tiny:
+        return "tiny"
+    if s.small:
+        return "small"
+    return "framed" if s.aligned in ("direct", "mirrored") else "regular"
+
+
 @dataclass(frozen=True)
 class Rules:
-    """One rule for pictures of ordinary size and one for tiny pictures (icons, digits),
-    whose pixel detail behaves differently."""
+    """One rule for each kind of pair (:data:`KINDS`). ``small`` and ``framed`` may be
+    None (too few pairs of the kind to fit one, or rules saved before they existed): the
+    ``regular`` rule judges those pairs then."""
 
     regular: Rule
     tiny: Rule
+    small: Rule | None = None
+    framed: Rule | None = None
+
+    def kind_for(self, s: PairSignals) -> str:
+        """The kind whose rule judges this pair."""
+        kind = pair_kind(s)
+        return kind if getattr(self, kind) is not None else "regular"
 
     def for_pair(self, s: PairSignals) -> Rule:
         """The rule that judges this pair."""
-        return self.tiny if s.tiny else self.regular
+        rule = getattr(self, self.kind_for(s))
+        assert rule is not None
+        return rule
+
+    def named(self) -> dict[str, Rule]:
+        """The rules there are, by kind."""
+        return {k: r for k in KINDS if (r := getattr(self, k)) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, by kind (a kind without its own rule is left out)."""
+        return {k: asdict(r) for k, r in self.named().items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rules:
+        """Rules from :meth:`to_dict`'s data (other keys are ignored)."""
+        return cls(**{k: Rule(**data[k]) for k in KINDS if data.get(k) is not None})
 
 
 @dataclass(frozen=True)
@@ -728,10 +795,20 @@ class Verdict:
     same: bool
     signals: PairSignals
     reason: str
+    #: Shown to be two pictures: in the same framing, alike but for one spot edited
+    #: (:meth:`Rule.local_edit`: two captions on one photo; never said of a tiny picture,
+    #: whose spots mean little). Such a pair never shares a group, even where both are
+    #: one picture with a third.
+    distinct: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
-        return {"same": self.same, "reason": self.reason, **self.signals.to_dict()}
+        return {
+            "same": self.same,
+            "reason": self.reason,
+            "distinct": self.distinct,
+            **self.signals.to_dict(),
+        }
 
 
 def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
@@ -754,7 +831,8 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
-    return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}")
+    distinct = not s.tiny and s.aligned in ("direct", "mirrored") and rule.local_edit(s)
+    return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 
 class Verifier:

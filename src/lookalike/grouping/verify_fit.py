@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import StoreError
-from lookalike.grouping.verify import PairSignals, Rule, Rules
+from lookalike.grouping.verify import KINDS, PairSignals, Rule, Rules, pair_kind
 from lookalike.store import write_bytes_atomic
 
 #: The rules shipped with lookalike, fitted with ``lookalike evaluate-groups --set hard``.
@@ -36,6 +35,7 @@ STEPS = {
     "overlap": np.round(np.arange(0.0, 0.801, 0.05), 2),
     "tone": np.round([*np.arange(0.05, 0.501, 0.025), 9.0], 3),
     "patch": np.round([*np.arange(0.3, 3.01, 0.1), 9.0], 2),
+    "focus": np.round([*np.arange(10, 101, 5), 999.0], 0),
 }
 
 
@@ -49,6 +49,12 @@ BETA = 0.5
 #: every rejected watermark had sign >= 0.86 (all but one 1.0) and solid <= 0.38, every
 #: pasted object solid >= 0.42, and every changed caption sign <= 0.56.
 OVERLAY = (0.95, 0.4)
+
+#: How far beyond the calibration copies a limit the fit left open is set (see
+#: :func:`fit_rule`).
+MARGIN = 1.25
+#: Signals of a region or detail, which an overlay may excuse.
+REGIONAL = ("local", "fine", "patch", "focus")
 
 Limits = dict[str, float]
 
@@ -99,6 +105,7 @@ def fit_rule(
             (values["local"] <= lim["local"])
             & (values["fine"] <= lim["fine"])
             & (values["patch"] <= lim["patch"])
+            & (values["focus"] <= lim["focus"])
         )
         return (
             aligned
@@ -114,7 +121,7 @@ def fit_rule(
         k = key(ok)[0]
         return (0, k[1], k[2]) if k[0] == 1 else k  # the F-score alone
 
-    free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0, "patch": 9.0}
+    free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0, "patch": 9.0, "focus": 999.0}
     starts: dict[str, tuple[tuple[int, float, int], Limits]] = {}
     for d in GRID["difference"]:
         a1 = aligned & (values["difference"] <= d)
@@ -147,6 +154,20 @@ def fit_rule(
     # the precision by refusing most pairs can trap the ascent)
     best = max((ascend(lim) for _, lim in starts.values()), key=lambda b: b[0])
     lim = {k: float(v) for k, v in best[1].items()}
+    # a signal left without a limit still gets one just beyond every copy it admits
+    # (MARGIN): it costs the calibration half nothing, and guards against a kind of
+    # negative that half holds too few of to need it
+    kept = admitted(lim) & y
+    for name, free_value in free.items():
+        if lim[name] != free_value or not kept.any():
+            continue
+        among = kept & ~excused if name in REGIONAL else kept
+        if not among.any():
+            continue
+        if name == "overlap":
+            lim[name] = float(np.floor(values[name][among].min() / MARGIN * 100) / 100)
+        else:
+            lim[name] = float(np.round(values[name][among].max() * MARGIN, 2))
     _, tp, fp = key(admitted(lim))
     rule = Rule(
         lim["difference"],
@@ -158,6 +179,7 @@ def fit_rule(
         overlap=None if lim["overlap"] <= 0.0 else lim["overlap"],
         tone=None if lim["tone"] >= 9.0 else lim["tone"],
         patch=None if lim["patch"] >= 9.0 else lim["patch"],
+        focus=None if lim["focus"] >= 999.0 else lim["focus"],
     )
     figures = {
         "pairs": len(y),
@@ -170,26 +192,39 @@ def fit_rule(
     return rule, figures
 
 
+#: A kind of pair (small, framed) gets a rule of its own where the calibration pairs hold
+#: at least this many true ones of it; otherwise the regular rule judges it, fitted with
+#: its pairs.
+MIN_TRUE = 100
+
+
 def fit_rules(
     signals: Sequence[PairSignals], labels: Sequence[int], *, min_precision: float | None = None
 ) -> tuple[Rules, dict[str, Any]]:
-    """One rule for regular pairs (watermark-like overlays excused) and one for pairs
-    with a tiny picture (no overlay at their size)."""
+    """A rule for each kind of pair (:data:`~lookalike.grouping.verify.KINDS`) that has
+    enough true pairs to fit one: watermark-like overlays are excused on pictures of
+    ordinary size, never on small or tiny ones."""
+    kinds = [pair_kind(s) for s in signals]
+    for kind in ("small", "framed"):  # too few to fit: judged and fitted as regular
+        if sum(1 for k, y in zip(kinds, labels, strict=True) if k == kind and y) < MIN_TRUE:
+            kinds = ["regular" if k == kind else k for k in kinds]
     fitted, notes = {}, {}
-    for tiny, name in ((False, "regular"), (True, "tiny")):
-        rows = [k for k, s in enumerate(signals) if s.tiny == tiny]
+    for name in KINDS:
+        rows = [i for i, k in enumerate(kinds) if k == name]
+        if not rows and name != "regular" and name != "tiny":
+            continue
         fitted[name], notes[name] = fit_rule(
-            [signals[k] for k in rows],
-            [labels[k] for k in rows],
+            [signals[i] for i in rows],
+            [labels[i] for i in rows],
             min_precision=min_precision,
-            overlay=None if tiny else OVERLAY,
+            overlay=OVERLAY if name in ("regular", "framed") else None,
         )
-    return Rules(regular=fitted["regular"], tiny=fitted["tiny"]), notes
+    return Rules(**fitted), notes
 
 
 def save_rules(rules: Rules, path: str | Path, *, notes: dict[str, Any] | None = None) -> Path:
     """Write the rules (and what they were fitted on) as JSON, atomically."""
-    data = {"regular": asdict(rules.regular), "tiny": asdict(rules.tiny), "notes": notes or {}}
+    data = {**rules.to_dict(), "notes": notes or {}}
     return write_bytes_atomic(Path(path), json.dumps(data, indent=2).encode())
 
 
@@ -201,6 +236,6 @@ def load_rules(path: str | Path | None = None) -> Rules:
         else:
             text = Path(path).read_text()
         data = json.loads(text)
-        return Rules(regular=Rule(**data["regular"]), tiny=Rule(**data["tiny"]))
+        return Rules.from_dict(data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"cannot read the verifier's rules ({path or SHIPPED}): {exc}") from None
