@@ -72,7 +72,8 @@ def fit_rule(
     ``overlay`` (sign, solid) excuses a region or detail that differs when the change is
     a thin one-way overlay (:meth:`Rule.overlay`); the other limits are fitted with it.
     The four pixel limits are searched on a coarse grid, then each limit (colourfulness
-    and overlap too) moves in finer steps with the others held, until none improves."""
+    and overlap too) moves in finer steps with the others held, until none improves; a
+    limit still open then sits :data:`MARGIN` beyond every copy admitted."""
     y = np.asarray(labels, bool)
     if not len(y):
         raise StoreError("no pair to fit the verifier on")
