@@ -5,10 +5,10 @@ waiting request, gathers whoever else arrives within ``wait_ms`` (up to ``max_ba
 no wait when it is alone and the last batch was too: a single client is not delayed),
 runs ``process`` on them together and hands each its result. With ``workers`` threads,
 that many batches run at once (an encoder with one thread per call then keeps every core
-busy, as the index run's workers do). Upload searches share one encoder
-call this way. A full queue is refused at once (the API answers
-429 with Retry-After): never an unbounded queue. Path searches, whose one index search
-takes a few milliseconds, batch on the event loop itself (:class:`LoopBatcher`).
+busy, as the index run's workers do). Upload searches share one encoder call this way.
+A full queue is refused at once (the API answers 429 with Retry-After): never an
+unbounded queue. Path searches, whose one index search takes a few milliseconds, batch
+on the event loop itself (:class:`LoopBatcher`).
 """
 
 from __future__ import annotations

@@ -105,8 +105,7 @@ def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[in
             same[a, b] = same[b, a] = verdict.same
             distinct[a, b] = distinct[b, a] = verdict.distinct
     kept = np.ones(n, bool)
-    while (distinct & kept[:, None] & kept[None, :]).any():
-        clash = (distinct & kept[None, :]).any(axis=1) & kept
+    while (clash := (distinct & kept[None, :]).any(axis=1) & kept).any():
         links = (same & kept[None, :]).sum(axis=1)
         # the clashing member with the fewest links goes (the last of equals)
         worst = max(np.flatnonzero(clash), key=lambda k: (-links[k], k))

@@ -110,6 +110,8 @@ class Fingerprint:
         return self._orb
 
 
+#: The signals of a region or detail, which a thin overlay may excuse.
+REGIONAL = ("local", "fine", "patch", "focus")
 #: A mean difference below this is as small as coding noise makes it: a picture that
 #: differs less is not counted as more focused on its most changed window.
 FOCUS_FLOOR = 0.02
@@ -135,6 +137,11 @@ class PairSignals:
     tone: float = 0.0  # |log| of the ratio of mean grey levels
     patch: float = 0.0  # the largest difference in a small window (a 24th of the side)
     small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
+
+    @property
+    def same_framing(self) -> bool:
+        """Aligned as they are or mirrored: no alignment error to allow for."""
+        return self.aligned in ("direct", "mirrored")
 
     @property
     def focus(self) -> float:
@@ -697,12 +704,8 @@ class Rule:
 
     def regional(self, s: PairSignals) -> bool:
         """Whether a region or a detail of the pair differs beyond the limits."""
-        return (
-            s.local > self.local
-            or s.fine > self.fine
-            or (self.patch is not None and s.patch > self.patch)
-            or (self.focus is not None and s.focus > self.focus)
-        )
+        limits = ((getattr(s, name), getattr(self, name)) for name in REGIONAL)
+        return any(limit is not None and value > limit for value, limit in limits)
 
     def local_edit(self, s: PairSignals) -> bool:
         """Whether one spot of the pair differs beyond the ``focus`` limit while the rest
@@ -725,8 +728,7 @@ class Rule:
             ("chroma", s.chroma, self.chroma, "colourfulness differs"),
             ("tone", s.tone, self.tone, "brightness differs"),
         ):
-            regional = name in ("local", "fine", "patch", "focus")
-            if limit is not None and value > limit and not (regional and excused):
+            if limit is not None and value > limit and not (name in REGIONAL and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
@@ -749,7 +751,7 @@ def pair_kind(s: PairSignals) -> str:
         return "tiny"
     if s.small:
         return "small"
-    return "framed" if s.aligned in ("direct", "mirrored") else "regular"
+    return "framed" if s.same_framing else "regular"
 
 
 @dataclass(frozen=True)
@@ -831,7 +833,7 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
-    distinct = not s.tiny and s.aligned in ("direct", "mirrored") and rule.local_edit(s)
+    distinct = not s.tiny and s.same_framing and rule.local_edit(s)
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 

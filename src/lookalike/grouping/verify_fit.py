@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import StoreError
-from lookalike.grouping.verify import KINDS, PairSignals, Rule, Rules, pair_kind
+from lookalike.grouping.verify import KINDS, REGIONAL, PairSignals, Rule, Rules, pair_kind
 from lookalike.store import write_bytes_atomic
 
 #: The rules shipped with lookalike, fitted with ``lookalike evaluate-groups --set hard``.
@@ -53,8 +53,6 @@ OVERLAY = (0.95, 0.4)
 #: How far beyond the calibration copies a limit the fit left open is set (see
 #: :func:`fit_rule`).
 MARGIN = 1.25
-#: Signals of a region or detail, which an overlay may excuse.
-REGIONAL = ("local", "fine", "patch", "focus")
 
 Limits = dict[str, float]
 
@@ -102,12 +100,7 @@ def fit_rule(
         return ((1, tp, -fp) if met else (0, score, -fp)), tp, fp
 
     def admitted(lim: Limits) -> np.ndarray:
-        regional = (
-            (values["local"] <= lim["local"])
-            & (values["fine"] <= lim["fine"])
-            & (values["patch"] <= lim["patch"])
-            & (values["focus"] <= lim["focus"])
-        )
+        regional = np.logical_and.reduce([values[name] <= lim[name] for name in REGIONAL])
         return (
             aligned
             & (values["difference"] <= lim["difference"])
@@ -160,7 +153,7 @@ def fit_rule(
     # negative that half holds too few of to need it
     kept = admitted(lim) & y
     for name, free_value in free.items():
-        if lim[name] != free_value or not kept.any():
+        if lim[name] != free_value:
             continue
         among = kept & ~excused if name in REGIONAL else kept
         if not among.any():
@@ -212,7 +205,7 @@ def fit_rules(
     fitted, notes = {}, {}
     for name in KINDS:
         rows = [i for i, k in enumerate(kinds) if k == name]
-        if not rows and name != "regular" and name != "tiny":
+        if not rows and name not in ("regular", "tiny"):
             continue
         fitted[name], notes[name] = fit_rule(
             [signals[i] for i in rows],
