@@ -88,10 +88,10 @@ def test_crop_and_rotation_are_aligned(tmp_path: Path) -> None:
 
 
 def test_crops_are_found_coarse_to_fine_where_the_full_search_finds_them(tmp_path: Path) -> None:
-    """The slide matches on half-size greys, then at full size near the best fits: an 85%
-    crop is found with its true share of the whole, and two flat pictures (which fit
-    anywhere at half size, and nowhere near the place tried first at full size) still
-    align, as a search of every place at full size aligns them."""
+    """The slide matches on quarter-size greys, then on half-size ones and at full size near
+    the best fits: an 85% crop is found with its true share of the whole, and two flat
+    pictures (which fit anywhere on small greys, and nowhere near the place tried first at
+    full size) still align, as a search of every place at full size aligns them."""
     from lookalike.grouping import verify
 
     original = scene("noise", 3).resize((400, 300))
@@ -131,6 +131,47 @@ def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
         fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
         turned = _rotation(fa.full, fb.full)
         assert turned is not None and 4.5 <= abs(turned[4]) <= 5.5 and turned[0][0] < 0.1
+
+
+def test_a_pair_no_crop_lines_up_is_ruled_out_on_quarter_size_greys(tmp_path: Path) -> None:
+    """Two different pictures of one kind: the slide's quarter-size search finds no crop
+    that comes within its gate, so it stops there; the crop of either passes the gate."""
+    from lookalike.grouping import verify
+
+    a, b = scene("noise", 3).resize((400, 300)), scene("noise", 4).resize((400, 300))
+    a.save(tmp_path / "a.png")
+    b.save(tmp_path / "b.png")
+    a.crop((30, 20, 370, 275)).save(tmp_path / "c.png")
+    fa, fb, fc = (fingerprint(tmp_path / f"{n}.png") for n in "abc")
+    _, apart = verify._coarse_fits(fa, fb, verify._tries(fa.rgb.shape[:2], fb.rgb.shape[:2]))
+    _, close = verify._coarse_fits(fa, fc, verify._tries(fa.rgb.shape[:2], fc.rgb.shape[:2]))
+    assert apart > verify.SLIDE_GATE >= close
+    assert verify._slide(fa, fb) is None and verify._slide(fa, fc) is not None
+
+
+def test_sub_pixel_refinement_finds_a_known_shift() -> None:
+    """ECC runs on half-size greys and its warp is scaled back: a picture moved by one and
+    a half pixels is lined up to a fraction of a pixel everywhere in the mask, and the
+    normalised difference over a mask is the one the measurement uses."""
+    import cv2
+
+    from lookalike.grouping import verify
+
+    rng = np.random.default_rng(5)
+    g = cv2.GaussianBlur(rng.random((192, 256)).astype(np.float32) * 255, (0, 0), 2.0)
+    shift = np.float32([[1, 0, 1.6], [0, 1, -0.7]])
+    moved = cv2.warpAffine(g, shift, (256, 192), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    mask = np.zeros(g.shape, bool)
+    mask[20:-20, 20:-20] = True
+    warp = verify._ecc(g, moved, mask)
+    assert warp is not None
+    yy, xx = np.nonzero(mask)
+    where = np.stack([xx, yy, np.ones_like(xx)]).astype(np.float64)
+    error = np.linalg.norm((warp.astype(np.float64) - shift) @ where, axis=0)
+    assert error.mean() < 0.25 and error.max() < 0.5  # 1.7 px before
+    ref = np.abs(verify._normalised(g, mask) - verify._normalised(moved, mask))[mask].mean()
+    assert verify._masked_difference(g, moved, mask) == pytest.approx(float(ref), rel=1e-4)
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ class Fingerprint:
     pixels: NDArray[np.uint8]  # (h, w, 3) thumbnail, untrimmed
     box: tuple[int, int, int, int]  # (top, left, height, width) without solid borders
     _orb: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = None
+    _coarse: NDArray[np.float32] | None = None
 
     @property
     def full(self) -> NDArray[np.float32]:
@@ -98,6 +99,14 @@ class Fingerprint:
     def tiny(self) -> bool:
         """A picture too small for pixel detail to mean much."""
         return min(self.width, self.height) < TINY
+
+    def coarse(self) -> NDArray[np.float32]:
+        """The trimmed thumbnail's grey levels at a quarter of its size (64 px: where the
+        slide first looks for a crop), made once."""
+        if self._coarse is None:
+            g = grey(self.rgb)
+            self._coarse = _resize(g, (max(1, g.shape[0] // 4), max(1, g.shape[1] // 4)))
+        return self._coarse
 
     def orb(self) -> tuple[NDArray[np.float32], NDArray[np.uint8] | None]:
         """ORB keypoint positions and descriptors, found once on first use."""
@@ -298,15 +307,8 @@ def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     got = _measure(a, b, mask)
     if got[0] > REFINE_BELOW or min(mask.shape) < 24:
         return got
-    warp = np.eye(2, 3, dtype=np.float32)
-    ga, gb = grey(a), grey(b)
-    try:
-        _, warp = cv2.findTransformECC(
-            ga, gb, warp, cv2.MOTION_AFFINE,
-            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-4),
-            mask.astype(np.uint8), 3,
-        )  # fmt: skip
-    except cv2.error:  # no convergence: keep the alignment as found
+    warp = _ecc(grey(a), grey(b), mask)
+    if warp is None:  # no convergence: keep the alignment as found
         return got
     h, w = a.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
@@ -317,6 +319,54 @@ def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         return got
     again = _measure(a, moved, cover)
     return again if again[0] < got[0] else got
+
+
+def _ecc(
+    ga: NDArray[np.float32], gb: NDArray[np.float32], mask: NDArray[np.bool_]
+) -> NDArray[np.float32] | None:
+    """The affine warp (inverse map, as OpenCV's ECC gives it) that best lines ``gb`` up
+    with ``ga`` over ``mask``, found on half-size greys (a quarter of the work; still to
+    a fraction of a pixel) and scaled back; None where ECC does not converge."""
+    import cv2
+
+    h, w = ga.shape
+    half = (max(1, h // 2), max(1, w // 2))
+    m = _resize(mask.astype(np.float32), half) > 0.99
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(
+            _resize(ga, half), _resize(gb, half), warp, cv2.MOTION_AFFINE,
+            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 1e-4),
+            m.astype(np.uint8), 3,
+        )  # fmt: skip
+    except cv2.error:
+        return None
+    # a half-size pixel's centre x lies at 2x + 0.5 full size
+    sy, sx = h / half[0], w / half[1]
+    a = warp[:, :2] * np.array([[1.0, sx / sy], [sy / sx, 1.0]], np.float32)
+    centre = np.array([(sx - 1) / 2, (sy - 1) / 2], np.float32)
+    t = warp[:, 2] * np.array([sx, sy], np.float32) + centre - a @ centre
+    return np.hstack([a, t[:, None]]).astype(np.float32)
+
+
+def _masked_difference(
+    a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]
+) -> float | None:
+    """The mean difference of ``a`` and ``b`` (greys) over ``mask``, each normalised there
+    as :func:`_normalised` does (in OpenCV: a search calls it many times on small
+    greys); None where the mask holds under 16 pixels."""
+    import cv2
+
+    m = mask.view(np.uint8)
+    if cv2.countNonZero(m) < 16:
+        return None
+    (ma,), (sa,) = (x.ravel() for x in cv2.meanStdDev(a, mask=m))
+    (mb,), (sb,) = (x.ravel() for x in cv2.meanStdDev(b, mask=m))
+    d = np.abs(
+        (a - np.float32(ma)) / np.float32(max(sa, 4.0))
+        - (b - np.float32(mb)) / np.float32(max(sb, 4.0))
+    )
+    return float(cv2.mean(d, mask=m)[0])
 
 
 def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
@@ -521,11 +571,9 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
             gb = grey(_resize(rb[:, ::-1] if mirrored else rb, (sh, sw)))
             for angle in angles:
                 turned, cover = turn(gb, angle, (sh, sw))
-                if cover.sum() < 16:
+                score = _masked_difference(ga, turned, cover)
+                if score is None:
                     continue
-                score = float(
-                    np.abs(_normalised(ga, cover) - _normalised(turned, cover))[cover].mean()
-                )
                 if best is None or score < best[0]:
                     best = (score, angle, mirrored)
         return best if best else (9.0, 0.0, False)
@@ -553,29 +601,26 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     had solid borders trimmed is measured with them (see :func:`_untrimmed`)."""
     prints = (fa, fb)
     rgb = (fa.rgb, fb.rgb)
-    shapes = [x.shape[:2] for x in rgb]
-    ra, rb = (w / h for h, w in shapes)
-    tries: list[tuple[int, int, float]] = []  # (crop, whole, scale), 0 for fa, 1 for fb
-    if abs(math.log(ra / rb)) >= 0.05:
-        narrow, wide = (0, 1) if ra < rb else (1, 0)
-        tries += [
-            (narrow, wide, shapes[wide][0] / shapes[narrow][0]),
-            (wide, narrow, shapes[narrow][1] / shapes[wide][1]),
-        ]
-    for crop, whole in ((1, 0), (0, 1)):
-        fit = min(shapes[whole][0] / shapes[crop][0], shapes[whole][1] / shapes[crop][1])
-        tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    tries = _tries(rgb[0].shape[:2], rgb[1].shape[:2])
+    # every try on quarter-size greys, where a crop that is one picture with the other
+    # comes close already (else none is: the pair is no crop); the best few again on
+    # half-size ones around where they fitted, the best two at full size
+    first, close = _coarse_fits(fa, fb, tries)
+    if first and close > SLIDE_GATE:
+        return None
     greys = (grey(rgb[0]), grey(rgb[1]))  # matched in grey, each made once
-    # every try on half-size greys (a quarter of the work), then the best two again at
-    # full size, each only around where it fitted
     halves = tuple(_resize(g, (max(1, g.shape[0] // 2), max(1, g.shape[1] // 2))) for g in greys)
-    rough = _fits((_fit_crop(halves[c], halves[w], s, rough=True), c, w, s) for c, w, s in tries)
+    rough = _fits(
+        (_fit_crop(halves[c], halves[w], s, level=2, near=(2 * x, 2 * y)), c, w, s)
+        for _, c, w, s, (x, y, _, _) in first[:3]
+    )
+    if not rough:  # no coarse fit holds at half size (flat pictures fit anywhere)
+        rough = _fits((_fit_crop(halves[c], halves[w], s, level=2), c, w, s) for c, w, s in tries)
     fine = _fits(
         (_fit_crop(greys[c], greys[w], s, near=(2 * x, 2 * y)), c, w, s)
         for _, c, w, s, (x, y, _, _) in sorted(rough, reverse=True)[:2]
     )
-    if not fine and rough:  # a rough fit that does not hold at full size (flat pictures
-        # fit anywhere): every try at full size
+    if not fine and rough:  # nor at full size: every try at full size
         fine = _fits((_fit_crop(greys[c], greys[w], s), c, w, s) for c, w, s in tries)
     if not fine:
         return None
@@ -587,6 +632,35 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
     return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
+
+
+def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
+    """The crops the slide tries for two pictures of these (height, width): (crop, whole,
+    scale), 0 for the first picture, 1 for the second (see :func:`_slide`)."""
+    ra, rb = (w / h for h, w in shapes)
+    tries: list[tuple[int, int, float]] = []
+    if abs(math.log(ra / rb)) >= 0.05:
+        narrow, wide = (0, 1) if ra < rb else (1, 0)
+        tries += [
+            (narrow, wide, shapes[wide][0] / shapes[narrow][0]),
+            (wide, narrow, shapes[narrow][1] / shapes[wide][1]),
+        ]
+    for crop, whole in ((1, 0), (0, 1)):
+        fit = min(shapes[whole][0] / shapes[crop][0], shapes[whole][1] / shapes[crop][1])
+        tries += [(crop, whole, fit * z) for z in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    return tries
+
+
+def _coarse_fits(
+    fa: Fingerprint, fb: Fingerprint, tries: list[tuple[int, int, float]]
+) -> tuple[list[Fit], float]:
+    """Every try on the quarter-size greys, the best first, and how close the best three
+    come (:func:`_rough`; 9 where none fits)."""
+    coarse = (fa.coarse(), fb.coarse())
+    first = _fits((_fit_crop(coarse[c], coarse[w], s, level=4), c, w, s) for c, w, s in tries)
+    first.sort(key=lambda f: f[0], reverse=True)
+    close = min((_rough(coarse[c], coarse[w], p) for _, c, w, _, p in first[:3]), default=9.0)
+    return first, close
 
 
 #: A crop's fit: (correlation peak, crop, whole, scale, (x, y, width, height)).
@@ -628,9 +702,14 @@ def _untrimmed(
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
-#: greys, where detail is blurred, a little less keeps a true fit in the running.
+#: greys, where detail is blurred, a little less keeps a true fit in the running (on
+#: the quarter-size ones, any peak does: :data:`SLIDE_GATE` judges those).
 FIT_FLOOR = 0.5
 ROUGH_FLOOR = 0.45
+#: The slide goes on past its quarter-size search only where one of the three best fits
+#: there differs by at most this (:func:`_rough`): 25% above the most that any crop
+#: admitted on the calibration half of the near-duplicate set needed (0.39).
+SLIDE_GATE = 0.49
 #: How far (px, full size) around its half-size place a fit is looked for again.
 NEAR = 4
 
@@ -640,20 +719,21 @@ def _fit_crop(
     whole: NDArray[np.float32],
     scale: float,
     *,
-    rough: bool = False,
+    level: int = 1,
     near: tuple[int, int] | None = None,
 ) -> tuple[float, tuple[int, int, int, int]] | None:
     """Where ``crop`` (grey), scaled by ``scale``, fits best inside ``whole`` (grey): the
     correlation peak and the place (x, y, width, height) it covers. With ``near`` (x, y),
-    only places within :data:`NEAR` px of it are tried; ``rough``: on half-size greys."""
+    only places within :data:`NEAR` px of it are tried; ``level``: on greys 1, 2 or 4
+    times smaller than the thumbnail (on smaller ones, less must match: see the floors)."""
     import cv2
 
     hc, wc = crop.shape[:2]
     hw, ww = whole.shape[:2]
     w, h = max(1, round(wc * scale)), max(1, round(hc * scale))
-    if rough:  # a crop that fills the whole at full size may round a pixel over it
-        w, h = (ww if ww < w <= ww + 1 else w), (hw if hw < h <= hw + 1 else h)
-    if h > hw or w > ww or min(h, w) < 8:
+    if level > 1:  # a crop that fills the whole at full size may round a pixel over it
+        w, h = (ww if ww < w <= ww + level // 2 else w), (hw if hw < h <= hw + level // 2 else h)
+    if h > hw or w > ww or min(h, w) < (4 if level == 4 else 8):
         return None
     scaled = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
     x0 = y0 = 0
@@ -663,9 +743,24 @@ def _fit_crop(
         whole = whole[y0:y1, x0:x1]
     score = cv2.matchTemplate(whole, scaled, cv2.TM_CCOEFF_NORMED)
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
-    if peak < (ROUGH_FLOOR if rough else FIT_FLOOR):
+    if level < 4 and peak < (ROUGH_FLOOR if level == 2 else FIT_FLOOR):
         return None
     return float(peak), (x0 + x, y0 + y, w, h)
+
+
+def _rough(
+    crop: NDArray[np.float32], whole: NDArray[np.float32], place: tuple[int, int, int, int]
+) -> float:
+    """How much ``crop`` (grey), scaled to ``place`` (x, y, width, height) in ``whole``,
+    differs there: the mean difference of the normalised grey levels, both lightly
+    blurred first (a fit on whole pixels of a 64-px grey is up to half a pixel off, which
+    a fine texture would read as a difference)."""
+    import cv2
+
+    x, y, w, h = place
+    a = cv2.GaussianBlur(_resize(crop, (h, w)), (0, 0), 0.7)
+    b = cv2.GaussianBlur(np.ascontiguousarray(whole[y : y + h, x : x + w]), (0, 0), 0.7)
+    return float(np.abs(_normalised(a, None) - _normalised(b, None)).mean())
 
 
 @dataclass(frozen=True)
