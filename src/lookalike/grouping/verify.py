@@ -560,15 +560,26 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
                                flags=cv2.INTER_NEAREST)  # fmt: skip
         return out, cv2.erode(cover, kernel).astype(bool)
 
+    greys: dict[tuple[int, bool | None], NDArray[np.float32]] = {}
+
+    def small(side: int, mirrored: bool | None) -> NDArray[np.float32]:
+        """A grey version ``side`` px on the longer side: of ``a`` (None), or of ``b``
+        as it is or mirrored; each made once per pair."""
+        if (side, mirrored) not in greys:
+            f = side / max(h, w)
+            size = (max(8, round(h * f)), max(8, round(w * f)))
+            x = a if mirrored is None else (rb[:, ::-1] if mirrored else rb)
+            greys[side, mirrored] = grey(_resize(x, size))
+        return greys[side, mirrored]
+
     def search(
         side: int, angles: Iterable[float], sides: Iterable[bool]
     ) -> tuple[float, float, bool]:
-        f = side / max(h, w)
-        sh, sw = max(8, round(h * f)), max(8, round(w * f))
-        ga = grey(_resize(a, (sh, sw)))
+        ga = small(side, None)
+        sh, sw = ga.shape
         best: tuple[float, float, bool] | None = None
         for mirrored in sides:
-            gb = grey(_resize(rb[:, ::-1] if mirrored else rb, (sh, sw)))
+            gb = small(side, mirrored)
             for angle in angles:
                 turned, cover = turn(gb, angle, (sh, sw))
                 score = _masked_difference(ga, turned, cover)
@@ -655,11 +666,16 @@ def _coarse_fits(
     fa: Fingerprint, fb: Fingerprint, tries: list[tuple[int, int, float]]
 ) -> tuple[list[Fit], float]:
     """Every try on the quarter-size greys, the best first, and how close the best three
-    come (:func:`_rough`; 9 where none fits)."""
+    come (:func:`_rough`; 9 where none fits; the first within :data:`SLIDE_GATE` ends
+    the count, as that is all the gate asks)."""
     coarse = (fa.coarse(), fb.coarse())
     first = _fits((_fit_crop(coarse[c], coarse[w], s, level=4), c, w, s) for c, w, s in tries)
     first.sort(key=lambda f: f[0], reverse=True)
-    close = min((_rough(coarse[c], coarse[w], p) for _, c, w, _, p in first[:3]), default=9.0)
+    close = 9.0
+    for _, c, w, _, place in first[:3]:
+        close = min(close, _rough(coarse[c], coarse[w], place))
+        if close <= SLIDE_GATE:
+            break
     return first, close
 
 
