@@ -175,12 +175,18 @@ def trim_box(rgb: NDArray[np.uint8], tolerance: int = 24) -> tuple[int, int, int
     columns where at most 3% of the pixels stray more than ``tolerance`` from the corners'
     colour (so noise or JPEG ringing on a border does not keep it), unless that would
     leave less than a fifth of the picture (then all of it)."""
+    import cv2
+
     whole = (0, 0, rgb.shape[0], rgb.shape[1])
     corners = np.stack([rgb[0, 0], rgb[0, -1], rgb[-1, 0], rgb[-1, -1]]).astype(np.int16)
     bg = np.median(corners, axis=0)
-    mask = np.abs(rgb.astype(np.int16) - bg).max(axis=2) > tolerance
-    rows = np.flatnonzero(mask.mean(axis=1) > 0.03)
-    cols = np.flatnonzero(mask.mean(axis=0) > 0.03)
+    # a pixel strays where any channel lies outside bg +- tolerance (whole levels: the
+    # test in OpenCV, several times quicker than in NumPy on a thumbnail)
+    low, high = np.ceil(bg - tolerance), np.floor(bg + tolerance)
+    near = cv2.inRange(np.ascontiguousarray(rgb), tuple(low.tolist()), tuple(high.tolist()))
+    mask = near == 0
+    rows = np.flatnonzero(np.count_nonzero(mask, axis=1) / mask.shape[1] > 0.03)
+    cols = np.flatnonzero(np.count_nonzero(mask, axis=0) / mask.shape[0] > 0.03)
     if len(rows) == 0 or len(cols) == 0:
         return whole
     h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
