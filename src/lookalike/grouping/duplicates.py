@@ -75,6 +75,10 @@ def verify_gate(encoder: str, pooling: str | None = None) -> float:
 
 
 NEIGHBOURS = 10
+#: With verification, each picture's this many nearest neighbours (at the candidate
+#: threshold) become candidate pairs: a copy sits among its original's first few, and
+#: the verified groups then have every pair inside them verified.
+CANDIDATES = 5
 #: Tiny pictures (icons, 28-px items) look alike by the hundred: a noisy or redrawn copy
 #: of one often sits below ten look-alikes in its original's neighbour list, so their
 #: candidate pairs come from this many neighbours (their verification is cheap).
@@ -252,7 +256,7 @@ def find_duplicates(
                 verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
             )
         candidates = candidate_pairs(
-            graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=NEIGHBOURS, deep=deep
+            graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=CANDIDATES, deep=deep
         )
 
         cosine = pair_cosine(table.ids, table.vectors)
