@@ -1,9 +1,11 @@
 """What pixel verification costs: ``find_duplicates`` on an indexed folder with and without
 the verifier, side by side in one run, the kNN graph computed once and shared.
 
-    python benchmarks/verify_cost.py DIR [--runs 3] [--workers 2] [--index]
+    python benchmarks/verify_cost.py DIR [--runs 3] [--workers 2] [--index] [--candidates 10]
 
 Prints medians of each, their ratio, and how many candidate pairs were verified. With
+``--candidates K`` it also times a verified run with each picture's K nearest neighbours
+as candidates (the shipped number is ``duplicates.CANDIDATES``), side by side. With
 ``--index`` it also times a fresh index of the folder (into a temporary catalogue), and
 the ratio of the whole first run a user makes, ``lookalike group DIR`` on a new folder:
 index, kNN graph and grouping, with and without the verifier.
@@ -17,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import lookalike.grouping.duplicates as duplicates
 from lookalike import Collection
 from lookalike.grouping import find_duplicates, knn_graph
 
@@ -27,6 +30,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--index", action="store_true", help="also time a fresh index")
+    ap.add_argument("--candidates", type=int, default=None, help="also verify K nearest")
     args = ap.parse_args()
     index_s = None
     if args.index:
@@ -37,17 +41,26 @@ def main() -> None:
     with Collection.open(args.folder) as col:
         col.index()
         t = time.perf_counter()
-        graph = knn_graph(col, 10)
+        graph = knn_graph(col, max(10, args.candidates or 0))
         knn_s = time.perf_counter() - t
-        plain, verified = [], []
+        plain, verified, other = [], [], []
         report = None
-        for _ in range(args.runs):  # alternate, so both see the same machine state
+        shipped = duplicates.CANDIDATES
+        for _ in range(args.runs):  # alternate, so all see the same machine state
             t = time.perf_counter()
             find_duplicates(col, graph=graph, verify=False)
             plain.append(time.perf_counter() - t)
             t = time.perf_counter()
             report = find_duplicates(col, graph=graph, workers=args.workers)
             verified.append(time.perf_counter() - t)
+            if args.candidates is not None:
+                duplicates.CANDIDATES = args.candidates
+                try:
+                    t = time.perf_counter()
+                    find_duplicates(col, graph=graph, workers=args.workers)
+                    other.append(time.perf_counter() - t)
+                finally:
+                    duplicates.CANDIDATES = shipped
     assert report is not None
     pairs = sum(len(g.verdicts) for g in report.groups)
     p, v = statistics.median(plain), statistics.median(verified)
@@ -56,6 +69,10 @@ def main() -> None:
     print(f"grouping, pixels verified:   {v:7.2f} s ({pairs:,} verdicts kept in groups)")
     print(f"ratio verified / cosine-only: {v / p:.2f}x; with the kNN graph: "
           f"{(v + knn_s) / (p + knn_s):.2f}x")  # fmt: skip
+    if other:
+        o = statistics.median(other)
+        print(f"verified, {args.candidates} nearest as candidates: {o:7.2f} s "
+              f"({o / v:.2f}x the shipped {shipped})")  # fmt: skip
     if index_s is not None:
         first = (index_s + knn_s + v) / (index_s + knn_s + p)
         print(f"fresh index: {index_s:.1f} s; the first `lookalike group` on a new folder, "
