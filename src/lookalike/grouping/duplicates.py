@@ -201,6 +201,7 @@ def find_duplicates(
     verifier: Rules | Verifier | None = None,
     workers: int | None = None,
     keep: str = DEFAULT_POLICY,
+    candidates: int = CANDIDATES,
 ) -> DuplicateReport:
     """Group a collection's images into exact, near-duplicate and look-alike tiers.
 
@@ -209,7 +210,8 @@ def find_duplicates(
     Without it, the near tier is every pair above ``threshold`` (complete-linked).
     ``keep`` is the policy that picks each group's image to keep (see ``grouping.keep``).
     ``verifier`` is the rules to verify with (the shipped ones by default) or a
-    :class:`Verifier` already used on this collection, whose verdicts are reused."""
+    :class:`Verifier` already used on this collection, whose verdicts are reused;
+    ``candidates`` how many of each picture's nearest neighbours it verifies."""
     check_policy(keep)
     table = col.vectors(model=model, pooling=pooling)
     encoder = table.encoder
@@ -256,7 +258,7 @@ def find_duplicates(
                 verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
             )
         candidates = candidate_pairs(
-            graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=CANDIDATES, deep=deep
+            graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=candidates, deep=deep
         )
 
         cosine = pair_cosine(table.ids, table.vectors)

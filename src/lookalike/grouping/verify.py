@@ -24,7 +24,7 @@ aligned overlap it measures:
   levels cannot see);
 * ``inliers`` and ``overlap`` of the alignment.
 
-Limits on these signals (one set for pictures of ordinary size, one for tiny pictures),
+Limits on these signals (one set for each kind of pair: :data:`KINDS`),
 fitted on the calibration half of the near-duplicate set (``lookalike evaluate-groups
 --set hard``), decide; the verdict names the limits a rejected pair exceeded.
 """
