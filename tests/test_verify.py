@@ -174,6 +174,57 @@ def test_sub_pixel_refinement_finds_a_known_shift() -> None:
     assert verify._masked_difference(g, moved, mask) == pytest.approx(float(ref), rel=1e-4)
 
 
+def test_the_first_alignment_the_rules_accept_ends_the_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the rules, a crop that is one picture as the slide finds it is accepted there,
+    unrefined (no ECC run), while the exhaustive search refines it; a pair of different
+    pictures is searched and measured the same way with or without the rules."""
+    from lookalike.grouping import verify
+
+    original = scene("noise", 3).resize((400, 300))
+    original.save(tmp_path / "a.png")
+    _jpeg(original.crop((30, 20, 370, 275)), 85).save(tmp_path / "b.png")
+    scene("noise", 4).resize((400, 300)).save(tmp_path / "c.png")
+    fa, fb, fc = (fingerprint(tmp_path / f"{n}.png") for n in "abc")
+    rules = load_rules()
+    refined: list[int] = []
+    ecc = verify._ecc
+
+    def counted(*args: object) -> object:
+        refined.append(1)
+        return ecc(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "_ecc", counted)
+    everything = compare(fa, fb, 0.9)
+    assert refined and everything.aligned == "slid"
+    refined.clear()
+    first = compare(fa, fb, 0.9, rules=rules)
+    assert not refined and first.aligned == "slid" and judge_pair(rules, first).same
+    assert first.difference >= everything.difference  # as found, not refined
+    apart = compare(fa, fc, 0.9, rules=rules)
+    assert not judge_pair(rules, apart).same and apart == compare(fa, fc, 0.9)
+
+
+def test_cell_means_over_a_mask_are_area_means() -> None:
+    """The cells of several channels and of the mask come from one area resize; each is
+    the mean over the mask's pixels in the cell, NaN where it has none."""
+    from lookalike.grouping import verify
+
+    rng = np.random.default_rng(2)
+    x = rng.random((48, 60, 3)).astype(np.float32)
+    mask = rng.random((48, 60)) > 0.3
+    mask[:8, :10] = False  # an empty cell
+    got = verify._cells(x, mask)
+    blocks = x.reshape(6, 8, 6, 10, 3)
+    weights = mask.reshape(6, 8, 6, 10)[..., None]
+    with np.errstate(invalid="ignore"):
+        want = (blocks * weights).sum(axis=(1, 3)) / weights.sum(axis=(1, 3))
+    assert np.isnan(got[0, 0]).all() and np.isnan(want[0, 0]).all()
+    assert np.allclose(got, want, atol=1e-5, equal_nan=True)
+    assert np.allclose(verify._cells(x[..., 1], mask), want[..., 1], atol=1e-5, equal_nan=True)
+
+
 @pytest.fixture
 def near_pair(photos: Path) -> Path:
     im = Image.open(photos / "shapes-7.jpg").convert("RGB")

@@ -227,19 +227,20 @@ def _smooth(a: NDArray[np.float32]) -> NDArray[np.float32]:
 def _cells(
     x: NDArray[np.float32], mask: NDArray[np.bool_] | None, grid: int = GRID
 ) -> NDArray[np.float32]:
-    """Mean of ``x`` (h, w[, c]) in each cell of a ``grid`` x ``grid`` grid, over ``mask``
-    (None: all of it; area-weighted, by OpenCV's area resize); NaN for a cell the mask
+    """Mean of ``x`` (h, w[, c], at most 3 channels) in each cell of a ``grid`` x ``grid``
+    grid, over ``mask`` (None: all of it; area-weighted, by OpenCV's area resize, the
+    mask's weights as one more channel of the same resize); NaN for a cell the mask
     leaves empty."""
     import cv2
 
     if mask is None:  # all of it: no cell is empty
         return cv2.resize(np.ascontiguousarray(x), (grid, grid), interpolation=cv2.INTER_AREA)
     m = mask.astype(np.float32)
-    xm = x * (m[..., None] if x.ndim == 3 else m)
-    num = cv2.resize(np.ascontiguousarray(xm), (grid, grid), interpolation=cv2.INTER_AREA)
-    den = cv2.resize(m, (grid, grid), interpolation=cv2.INTER_AREA)
-    if x.ndim == 3:
-        den = den[..., None]
+    planes = [p * m for p in (cv2.split(x) if x.ndim == 3 else [x])]
+    both = cv2.resize(cv2.merge([*planes, m]), (grid, grid), interpolation=cv2.INTER_AREA)
+    num, den = both[..., :-1], both[..., -1:]
+    if x.ndim == 2:
+        num, den = num[..., 0], den[..., 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
@@ -262,6 +263,8 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     """(difference, local, fine, colour, sign, solid, chroma, tone, patch) of two aligned
     pictures over ``mask``; ``sign`` and ``solid`` describe the most changed cell
     (:func:`_overlay`)."""
+    import cv2
+
     if mask.sum() < 16:
         return NO_MATCH
     ga, gb = grey(a), grey(b)
@@ -270,7 +273,8 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     moved = _normalised(gb, over) - _normalised(ga, over)
     diff = np.abs(moved)
     difference = float((diff if over is None else diff[over]).mean())
-    cells = _cells(diff, over)
+    # the 6 x 6 cells of the difference and of each picture's colourfulness, in one go
+    cells, ca, cb = cv2.split(_cells(cv2.merge([diff, _spread(a), _spread(b)]), over))
     local = float(np.nanmax(cells))
     grid, worst = GRID, cells
     if min(mask.shape) >= 24:
@@ -278,7 +282,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     fine = float(np.nanmax(worst))
     patch = _patch(diff, mask)
     sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
-    chroma = _chroma(a, b, over)
+    chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
@@ -303,15 +307,21 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
 REFINE_BELOW = 0.3
 
 
-def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
+def _refined(
+    a: NDArray[np.float32],
+    b: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    good: Callable[[Measured], bool] | None = None,
+) -> Measured:
     """Measure a pair aligned by a crop, features or a turn; where it is close already,
-    first let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel:
-    a crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
-    picture that reads as a detail that differs), and keep the better measurement."""
+    let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel: a
+    crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
+    picture that reads as a detail that differs), and keep the better measurement. A
+    measurement ``good`` already accepts needs no refining."""
     import cv2
 
     got = _measure(a, b, mask)
-    if got[0] > REFINE_BELOW or min(mask.shape) < 24:
+    if got[0] > REFINE_BELOW or min(mask.shape) < 24 or (good is not None and good(got)):
         return got
     warp = _ecc(grey(a), grey(b), mask)
     if warp is None:  # no convergence: keep the alignment as found
@@ -388,19 +398,17 @@ def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     return float((num[full] / den[full]).max()) if full.any() else 0.0
 
 
-def _chroma(
-    a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_] | None
-) -> float:
-    """Mean change of each cell's colourfulness (the spread of its red, green and blue),
-    relative to the more colourful picture: a brightness change or a colour grade moves
-    it a little, a black-and-white or flat-coloured version of a colour picture by most
-    of it."""
+def _spread(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Colourfulness of each pixel: the spread (max - min) of its red, green and blue."""
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
 
-    def spread(x: NDArray[np.float32]) -> NDArray[np.float32]:  # max - min of r, g, b
-        r, g, bl = x[..., 0], x[..., 1], x[..., 2]
-        return np.maximum(np.maximum(r, g), bl) - np.minimum(np.minimum(r, g), bl)
 
-    ca, cb = _cells(spread(a), mask), _cells(spread(b), mask)
+def _chroma(ca: NDArray[np.float32], cb: NDArray[np.float32]) -> float:
+    """Mean change of each cell's colourfulness (the cells' mean :func:`_spread` of
+    each picture), relative to the more colourful picture: a brightness change or a
+    colour grade moves it a little, a black-and-white or flat-coloured version of a
+    colour picture by most of it."""
     ok = np.isfinite(ca) & np.isfinite(cb)
     if not ok.any():
         return 0.0
@@ -462,12 +470,37 @@ def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.fl
 
 
 def compare(
-    fa: Fingerprint, fb: Fingerprint, cosine: float, *, framed: bool = False
+    fa: Fingerprint,
+    fb: Fingerprint,
+    cosine: float,
+    *,
+    framed: bool = False,
+    rules: Rules | None = None,
 ) -> PairSignals:
     """Align two fingerprints the best way found and measure the pair. ``framed``: try
     the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
-    signatures, which see no crop or rotation)."""
+    signatures, which see no crop or rotation). With ``rules``, the first alignment they
+    call one picture ends the search, unrefined where it needs no refining: one way of
+    lining the pair up that shows it is one picture is enough, and most of the work of
+    a true copy is saved. Without them (or where none passes), every way is tried and
+    the one that differs least is measured."""
     tiny = fa.tiny or fb.tiny
+    small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
+
+    def signals(found: Aligned) -> PairSignals:
+        (d, loc, fine, col, sign, solid, chroma, tone, patch) = found[0]
+        name, inliers, overlap, angle = found[1:]
+        return PairSignals(
+            cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma,
+            angle, tone, patch, small,
+        )  # fmt: skip
+
+    def accept(found: Aligned | None) -> bool:
+        if rules is None or found is None:
+            return False
+        s = signals(found)
+        return not rules.for_pair(s).exceeded(s)
+
     best: Aligned | None = None
     # the same framing, trimmed and as they are (where a trim cut nothing, once), as
     # they are and mirrored: the overall difference picks one, which alone is measured
@@ -491,9 +524,13 @@ def compare(
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
         best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0)
+        if accept(best):
+            return signals(best)
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
-        slid = _slide(fa, fb)
+        slid = _slide(fa, fb, accept if rules is not None else None)
+        if accept(slid):
+            return signals(slid)  # type: ignore[arg-type]
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
             best = slid
     if more and (best is None or best[0][0] > GOOD_DIRECT):
@@ -511,13 +548,22 @@ def compare(
             cover = cv2.warpAffine(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
-            got = _refined(a, warped, cover)
+            overlap = float(cover.mean())
+
+            def good(m: Measured) -> bool:
+                return accept((m, "features", inliers, overlap, 0.0))
+
+            got = _refined(a, warped, cover, good if rules is not None else None)
+            if accept((got, "features", inliers, overlap, 0.0)):
+                return signals((got, "features", inliers, overlap, 0.0))
             if best is None or got[0] < best[0][0]:
-                best = (got, "features", inliers, float(cover.mean()), 0.0)
+                best = (got, "features", inliers, overlap, 0.0)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
-        turned = _rotation(fa.full, fb.full)
+        turned = _rotation(fa.full, fb.full, accept if rules is not None else None)
+        if accept(turned):
+            return signals(turned)  # type: ignore[arg-type]
         if turned is not None and (best is None or turned[0][0] < best[0][0]):
             best = turned
     if best is None:
@@ -525,12 +571,7 @@ def compare(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
         )  # fmt: skip
-    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap, angle = best
-    small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
-    return PairSignals(
-        cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small,
-    )  # fmt: skip
+    return signals(best)
 
 
 #: (measured, how aligned, feature inliers, overlap, angle turned)
@@ -544,9 +585,16 @@ ANGLES = tuple(float(d) for d in range(-10, 11, 2) if d)
 ROTATION_GATE = 0.4
 
 
-def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
+#: Whether an alignment already shows a pair to be one picture (see :func:`compare`).
+Accept = Callable[[Aligned], bool]
+
+
+def _rotation(
+    a: NDArray[np.float32], b: NDArray[np.float32], accept: Accept | None = None
+) -> Aligned | None:
     """Align a copy rotated about its centre (as it is or mirrored): the angle is found on
-    64-px grey versions, then the pair is measured where the rotated copy covers."""
+    64-px grey versions, then the pair is measured where the rotated copy covers (not
+    refined where ``accept`` takes it as it is)."""
     import cv2
 
     if abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) >= 0.08:
@@ -606,16 +654,19 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
-    return _refined(a, turned, cover), "rotated", 0, float(cover.mean()), angle
+    overlap = float(cover.mean())
+    good = None if accept is None else (lambda m: accept((m, "rotated", 0, overlap, angle)))
+    return _refined(a, turned, cover, good), "rotated", 0, overlap, angle
 
 
-def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
+def _slide(fa: Fingerprint, fb: Fingerprint, accept: Accept | None = None) -> Aligned | None:
     """Align a crop: one picture is a part of the other. Where the aspect ratios differ,
     the narrower picture may be a crop of the other's width (scaled to the same height it
     slides sideways) or the wider one a crop of its height; either way, each may also be
     a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
-    where it fits; the best fit (normalised cross-correlation) is measured. A crop that
-    had solid borders trimmed is measured with them (see :func:`_untrimmed`)."""
+    where it fits; the best fit (normalised cross-correlation) is measured (not refined
+    where ``accept`` takes it as it is). A crop that had solid borders trimmed is
+    measured with them (see :func:`_untrimmed`)."""
     prints = (fa, fb)
     rgb = (fa.rgb, fb.rgb)
     tries = _tries(rgb[0].shape[:2], rgb[1].shape[:2])
@@ -631,24 +682,35 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
         (_fit_crop(halves[c], halves[w], s, level=2, near=(2 * x, 2 * y)), c, w, s)
         for _, c, w, s, (x, y, _, _) in first[:3]
     )
-    if not rough:  # no coarse fit holds at half size (flat pictures fit anywhere)
+    # a flat picture fits anywhere on small greys, and maybe nowhere near where it fitted
+    # there: every try is searched all over (a picture with detail fits where it fitted)
+    flat = min(float(fa.coarse().std()), float(fb.coarse().std())) < FLAT
+    if not rough and flat:
         rough = _fits((_fit_crop(halves[c], halves[w], s, level=2), c, w, s) for c, w, s in tries)
     fine = _fits(
         (_fit_crop(greys[c], greys[w], s, near=(2 * x, 2 * y)), c, w, s)
         for _, c, w, s, (x, y, _, _) in sorted(rough, reverse=True)[:2]
     )
-    if not fine and rough:  # nor at full size: every try at full size
+    if not fine and rough and flat:  # nor at full size: every try at full size
         fine = _fits((_fit_crop(greys[c], greys[w], s), c, w, s) for c, w, s in tries)
     if not fine:
         return None
     _, crop, whole, _, (x, y, w, h) = max(fine, key=lambda f: f[0])  # the first best
     if prints[crop].trimmed:
-        return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
+        return _untrimmed(prints[crop], prints[whole], (x, y, w, h), accept)
     scaled = _resize(rgb[crop], (h, w))
     hw, ww = rgb[whole].shape[:2]
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
-    return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
+    measured = _refined(region, scaled, np.ones((h, w), bool), _slid_good(accept, overlap))
+    return measured, "slid", 0, overlap, 0.0
+
+
+def _slid_good(accept: Accept | None, overlap: float) -> Callable[[Measured], bool] | None:
+    """Whether a crop's measurement, covering ``overlap``, is accepted as it is."""
+    if accept is None:
+        return None
+    return lambda m: accept((m, "slid", 0, overlap, 0.0))
 
 
 def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -697,7 +759,10 @@ def _fits(
 
 
 def _untrimmed(
-    crop: Fingerprint, whole: Fingerprint, place: tuple[int, int, int, int]
+    crop: Fingerprint,
+    whole: Fingerprint,
+    place: tuple[int, int, int, int],
+    accept: Accept | None = None,
 ) -> Aligned | None:
     """Measure a crop found for a trimmed picture over its whole untrimmed extent: its
     solid borders must also be in the other picture where they land. A picture on a plain
@@ -720,7 +785,8 @@ def _untrimmed(
     region = whole.full[r0:r1, c0:c1]
     part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
     overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
-    return _refined(region, part, np.ones(part.shape[:2], bool)), "slid", 0, overlap, 0.0
+    measured = _refined(region, part, np.ones(part.shape[:2], bool), _slid_good(accept, overlap))
+    return measured, "slid", 0, overlap, 0.0
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
@@ -734,6 +800,11 @@ ROUGH_FLOOR = 0.45
 SLIDE_GATE = 0.49
 #: How far (px, full size) around its half-size place a fit is looked for again.
 NEAR = 4
+#: A picture whose grey levels spread less than this is flat (as :func:`_normalised`
+#: counts it): only for such pictures does the slide search all over again at half and
+#: full size where no fit holds near the place found on the smaller greys (on the
+#: calibration half, no crop of a picture with detail was found that way).
+FLAT = 4.0
 
 
 def _fit_crop(
@@ -1040,6 +1111,6 @@ class Verifier:
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         framed = (a, b) in self.framed or (b, a) in self.framed
-        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed))
+        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed, rules=self.rules))
         self._verdicts[(a, b)] = verdict
         return verdict
