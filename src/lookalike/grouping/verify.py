@@ -307,21 +307,15 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
 REFINE_BELOW = 0.3
 
 
-def _refined(
-    a: NDArray[np.float32],
-    b: NDArray[np.float32],
-    mask: NDArray[np.bool_],
-    good: Callable[[Measured], bool] | None = None,
-) -> Measured:
+def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
     """Measure a pair aligned by a crop, features or a turn; where it is close already,
-    let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel: a
-    crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
-    picture that reads as a detail that differs), and keep the better measurement. A
-    measurement ``good`` already accepts needs no refining."""
+    first let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel:
+    a crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
+    picture that reads as a detail that differs), and keep the better measurement."""
     import cv2
 
     got = _measure(a, b, mask)
-    if got[0] > REFINE_BELOW or min(mask.shape) < 24 or (good is not None and good(got)):
+    if got[0] > REFINE_BELOW or min(mask.shape) < 24:
         return got
     warp = _ecc(grey(a), grey(b), mask)
     if warp is None:  # no convergence: keep the alignment as found
@@ -480,10 +474,9 @@ def compare(
     """Align two fingerprints the best way found and measure the pair. ``framed``: try
     the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
     signatures, which see no crop or rotation). With ``rules``, the first alignment they
-    call one picture ends the search, unrefined where it needs no refining: one way of
-    lining the pair up that shows it is one picture is enough, and most of the work of
-    a true copy is saved. Without them (or where none passes), every way is tried and
-    the one that differs least is measured."""
+    call one picture ends the search: one way of lining the pair up that shows it is one
+    picture is enough, and the ways after it are not tried. Without them (or where none
+    passes), every way is tried and the one that differs least is measured."""
     tiny = fa.tiny or fb.tiny
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
 
@@ -528,7 +521,7 @@ def compare(
             return signals(best)
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
-        slid = _slide(fa, fb, accept if rules is not None else None)
+        slid = _slide(fa, fb)
         if accept(slid):
             return signals(slid)  # type: ignore[arg-type]
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
@@ -549,11 +542,7 @@ def compare(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
             overlap = float(cover.mean())
-
-            def good(m: Measured) -> bool:
-                return accept((m, "features", inliers, overlap, 0.0))
-
-            got = _refined(a, warped, cover, good if rules is not None else None)
+            got = _refined(a, warped, cover)
             if accept((got, "features", inliers, overlap, 0.0)):
                 return signals((got, "features", inliers, overlap, 0.0))
             if best is None or got[0] < best[0][0]:
@@ -561,7 +550,7 @@ def compare(
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
-        turned = _rotation(fa.full, fb.full, accept if rules is not None else None)
+        turned = _rotation(fa.full, fb.full)
         if accept(turned):
             return signals(turned)  # type: ignore[arg-type]
         if turned is not None and (best is None or turned[0][0] < best[0][0]):
@@ -585,16 +574,9 @@ ANGLES = tuple(float(d) for d in range(-10, 11, 2) if d)
 ROTATION_GATE = 0.4
 
 
-#: Whether an alignment already shows a pair to be one picture (see :func:`compare`).
-Accept = Callable[[Aligned], bool]
-
-
-def _rotation(
-    a: NDArray[np.float32], b: NDArray[np.float32], accept: Accept | None = None
-) -> Aligned | None:
+def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     """Align a copy rotated about its centre (as it is or mirrored): the angle is found on
-    64-px grey versions, then the pair is measured where the rotated copy covers (not
-    refined where ``accept`` takes it as it is)."""
+    64-px grey versions, then the pair is measured where the rotated copy covers."""
     import cv2
 
     if abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) >= 0.08:
@@ -654,19 +636,16 @@ def _rotation(
     _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
-    overlap = float(cover.mean())
-    good = None if accept is None else (lambda m: accept((m, "rotated", 0, overlap, angle)))
-    return _refined(a, turned, cover, good), "rotated", 0, overlap, angle
+    return _refined(a, turned, cover), "rotated", 0, float(cover.mean()), angle
 
 
-def _slide(fa: Fingerprint, fb: Fingerprint, accept: Accept | None = None) -> Aligned | None:
+def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     """Align a crop: one picture is a part of the other. Where the aspect ratios differ,
     the narrower picture may be a crop of the other's width (scaled to the same height it
     slides sideways) or the wider one a crop of its height; either way, each may also be
     a centred zoom of the other (scaled to 95% ... 75% of it). Template matching finds
-    where it fits; the best fit (normalised cross-correlation) is measured (not refined
-    where ``accept`` takes it as it is). A crop that had solid borders trimmed is
-    measured with them (see :func:`_untrimmed`)."""
+    where it fits; the best fit (normalised cross-correlation) is measured. A crop that
+    had solid borders trimmed is measured with them (see :func:`_untrimmed`)."""
     prints = (fa, fb)
     rgb = (fa.rgb, fb.rgb)
     tries = _tries(rgb[0].shape[:2], rgb[1].shape[:2])
@@ -697,20 +676,12 @@ def _slide(fa: Fingerprint, fb: Fingerprint, accept: Accept | None = None) -> Al
         return None
     _, crop, whole, _, (x, y, w, h) = max(fine, key=lambda f: f[0])  # the first best
     if prints[crop].trimmed:
-        return _untrimmed(prints[crop], prints[whole], (x, y, w, h), accept)
+        return _untrimmed(prints[crop], prints[whole], (x, y, w, h))
     scaled = _resize(rgb[crop], (h, w))
     hw, ww = rgb[whole].shape[:2]
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
-    measured = _refined(region, scaled, np.ones((h, w), bool), _slid_good(accept, overlap))
-    return measured, "slid", 0, overlap, 0.0
-
-
-def _slid_good(accept: Accept | None, overlap: float) -> Callable[[Measured], bool] | None:
-    """Whether a crop's measurement, covering ``overlap``, is accepted as it is."""
-    if accept is None:
-        return None
-    return lambda m: accept((m, "slid", 0, overlap, 0.0))
+    return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
 
 
 def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -759,10 +730,7 @@ def _fits(
 
 
 def _untrimmed(
-    crop: Fingerprint,
-    whole: Fingerprint,
-    place: tuple[int, int, int, int],
-    accept: Accept | None = None,
+    crop: Fingerprint, whole: Fingerprint, place: tuple[int, int, int, int]
 ) -> Aligned | None:
     """Measure a crop found for a trimmed picture over its whole untrimmed extent: its
     solid borders must also be in the other picture where they land. A picture on a plain
@@ -785,8 +753,7 @@ def _untrimmed(
     region = whole.full[r0:r1, c0:c1]
     part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
     overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
-    measured = _refined(region, part, np.ones(part.shape[:2], bool), _slid_good(accept, overlap))
-    return measured, "slid", 0, overlap, 0.0
+    return _refined(region, part, np.ones(part.shape[:2], bool)), "slid", 0, overlap, 0.0
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
