@@ -205,6 +205,13 @@ def test_the_first_alignment_the_rules_accept_ends_the_search(
     assert not tried and first == everything and judge_pair(rules, first).same
     apart = compare(fa, fc, 0.9, rules=rules)
     assert tried and not judge_pair(rules, apart).same and apart == compare(fa, fc, 0.9)
+    # a verifier asked to be exhaustive (as calibration is) tries every way
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for exhaustive in (False, True):
+        judge = verify.Verifier(rules, paths.__getitem__, workers=1, exhaustive=exhaustive)
+        judge.prepare([0, 1])
+        tried.clear()
+        assert judge.judge(0, 1, 0.9).same and bool(tried) == exhaustive
 
 
 def test_cell_means_over_a_mask_are_area_means() -> None:

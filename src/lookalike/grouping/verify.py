@@ -995,7 +995,10 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
 class Verifier:
     """Fingerprints images once and judges each pair once with the rules (a verifier
     shared by several groupings of one collection reuses both); unreadable images are
-    reported (``failed``) and never called duplicates."""
+    reported (``failed``) and never called duplicates. A pair's search for an alignment
+    ends at the first one the rules accept; ``exhaustive`` tries every way and measures
+    the one that differs least (as calibration needs: signals that do not depend on the
+    rules being fitted)."""
 
     def __init__(
         self,
@@ -1003,9 +1006,11 @@ class Verifier:
         path_of: Callable[[int], Path],
         *,
         workers: int | None = None,
+        exhaustive: bool = False,
     ) -> None:
         self.rules = rules
         self.path_of = path_of
+        self.exhaustive = exhaustive
         self.workers = default_workers() if workers is None else workers
         self.prints: dict[int, Fingerprint | None] = {}
         self.failed: dict[int, str] = {}
@@ -1078,6 +1083,7 @@ class Verifier:
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         framed = (a, b) in self.framed or (b, a) in self.framed
-        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed, rules=self.rules))
+        rules = None if self.exhaustive else self.rules
+        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed, rules=rules))
         self._verdicts[(a, b)] = verdict
         return verdict
