@@ -473,10 +473,13 @@ def compare(
 ) -> PairSignals:
     """Align two fingerprints the best way found and measure the pair. ``framed``: try
     the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
-    signatures, which see no crop or rotation). With ``rules``, the first alignment they
-    call one picture ends the search: one way of lining the pair up that shows it is one
-    picture is enough, and the ways after it are not tried. Without them (or where none
-    passes), every way is tried and the one that differs least is measured."""
+    signatures, which see no crop or rotation). Every way is tried and the one that
+    differs least is measured, except that with ``rules``, a pair they call one picture
+    in the same framing is not searched further, nor is a crop they accept where no turn
+    can align the pair (shapes that differ): no other way would line either up better,
+    and most copies end there. A pair that could be a turned copy is still tried every
+    way, so that the members of a group are measured against each other alike (the keep
+    rule compares their differences)."""
     tiny = fa.tiny or fb.tiny
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
 
@@ -522,7 +525,7 @@ def compare(
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
-        if accept(slid):
+        if accept(slid) and not _turnable(fa.pixels, fb.pixels):
             return signals(slid)  # type: ignore[arg-type]
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
             best = slid
@@ -543,16 +546,12 @@ def compare(
             ).astype(bool)
             overlap = float(cover.mean())
             got = _refined(a, warped, cover)
-            if accept((got, "features", inliers, overlap, 0.0)):
-                return signals((got, "features", inliers, overlap, 0.0))
             if best is None or got[0] < best[0][0]:
                 best = (got, "features", inliers, overlap, 0.0)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
         turned = _rotation(fa.full, fb.full)
-        if accept(turned):
-            return signals(turned)  # type: ignore[arg-type]
         if turned is not None and (best is None or turned[0][0] < best[0][0]):
             best = turned
     if best is None:
@@ -574,12 +573,18 @@ ANGLES = tuple(float(d) for d in range(-10, 11, 2) if d)
 ROTATION_GATE = 0.4
 
 
+def _turnable(a: NDArray[Any], b: NDArray[Any]) -> bool:
+    """Whether two pictures have shapes close enough for one to be a turned copy of the
+    other (:func:`_rotation` tries only those)."""
+    return abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) < 0.08
+
+
 def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     """Align a copy rotated about its centre (as it is or mirrored): the angle is found on
     64-px grey versions, then the pair is measured where the rotated copy covers."""
     import cv2
 
-    if abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) >= 0.08:
+    if not _turnable(a, b):
         return None
     rb = _resize(b, a.shape[:2])
     h, w = a.shape[:2]
