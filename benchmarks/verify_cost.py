@@ -2,13 +2,10 @@
 the verifier, side by side in one run, the kNN graph computed once and shared.
 
     python benchmarks/verify_cost.py DIR [--runs 3] [--workers 2] [--index] [--candidates 10]
-        [--exhaustive]
 
 Prints medians of each, their ratio, and how many candidate pairs were verified. With
 ``--candidates K`` it also times a verified run with each picture's K nearest neighbours
-as candidates (the shipped number is ``CANDIDATES``), side by side; with
-``--exhaustive``, a verified run whose verifier tries every alignment of every pair
-(where the shipped one stops at the first alignment its rules accept). With
+as candidates (the shipped number is ``CANDIDATES``), side by side. With
 ``--index`` it also times a fresh index of the folder (into a temporary catalogue), and
 the ratio of the whole first run a user makes, ``lookalike group DIR`` on a new folder:
 index, kNN graph and grouping, with and without the verifier.
@@ -25,8 +22,6 @@ from pathlib import Path
 from lookalike import Collection
 from lookalike.grouping import find_duplicates, knn_graph
 from lookalike.grouping.duplicates import CANDIDATES
-from lookalike.grouping.verify import Verifier
-from lookalike.grouping.verify_fit import load_rules
 
 
 def main() -> None:
@@ -36,7 +31,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--index", action="store_true", help="also time a fresh index")
     ap.add_argument("--candidates", type=int, default=None, help="also verify K nearest")
-    ap.add_argument("--exhaustive", action="store_true", help="also try every alignment")
     args = ap.parse_args()
     index_s = None
     if args.index:
@@ -49,8 +43,7 @@ def main() -> None:
         t = time.perf_counter()
         graph = knn_graph(col, max(10, args.candidates or 0))
         knn_s = time.perf_counter() - t
-        plain, verified, other, every = [], [], [], []
-        rows = col.files()
+        plain, verified, other = [], [], []
         report = None
         for _ in range(args.runs):  # alternate, so all see the same machine state
             t = time.perf_counter()
@@ -63,12 +56,6 @@ def main() -> None:
                 t = time.perf_counter()
                 find_duplicates(col, graph=graph, workers=args.workers, candidates=args.candidates)
                 other.append(time.perf_counter() - t)
-            if args.exhaustive:
-                judge = Verifier(load_rules(), lambda i: col.root / rows[i].path,
-                                 workers=args.workers, exhaustive=True)  # fmt: skip
-                t = time.perf_counter()
-                find_duplicates(col, graph=graph, verifier=judge)
-                every.append(time.perf_counter() - t)
     assert report is not None
     pairs = sum(len(g.verdicts) for g in report.groups)
     p, v = statistics.median(plain), statistics.median(verified)
@@ -81,9 +68,6 @@ def main() -> None:
         o = statistics.median(other)
         print(f"verified, {args.candidates} nearest as candidates: {o:7.2f} s "
               f"({o / v:.2f}x the shipped {CANDIDATES})")  # fmt: skip
-    if every:
-        e = statistics.median(every)
-        print(f"verified, every alignment tried: {e:7.2f} s ({e / v:.2f}x the shipped search)")
     if index_s is not None:
         first = (index_s + knn_s + v) / (index_s + knn_s + p)
         print(f"fresh index: {index_s:.1f} s; the first `lookalike group` on a new folder, "

@@ -174,46 +174,6 @@ def test_sub_pixel_refinement_finds_a_known_shift() -> None:
     assert verify._masked_difference(g, moved, mask) == pytest.approx(float(ref), rel=1e-4)
 
 
-def test_the_first_alignment_the_rules_accept_ends_the_search(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the rules, a re-encoded crop that is one picture as the slide aligns it is
-    accepted there: no feature matching or turn is tried after it, as the exhaustive
-    search tries them; a pair of different pictures is searched and measured the same
-    way with or without the rules."""
-    from lookalike.grouping import verify
-
-    original = scene("gradient", 5).resize((400, 300))  # smooth: coding noise shows
-    original.save(tmp_path / "a.png")
-    _jpeg(original.crop((20, 40, 380, 260)).resize((300, 183)), 40).save(tmp_path / "b.png")
-    scene("noise", 4).resize((400, 300)).save(tmp_path / "c.png")
-    fa, fb, fc = (fingerprint(tmp_path / f"{n}.png") for n in "abc")
-    rules = load_rules()
-    tried: list[str] = []
-    for name in ("_features_transform", "_rotation"):
-
-        def counted(*args: object, _name: str = name, _f: object = getattr(verify, name)) -> object:
-            tried.append(_name)
-            return _f(*args)  # type: ignore[operator]
-
-        monkeypatch.setattr(verify, name, counted)
-    everything = compare(fa, fb, 0.9)
-    assert everything.aligned == "slid" and everything.difference > verify.GOOD_DIRECT
-    assert "_features_transform" in tried and "_rotation" in tried
-    tried.clear()
-    first = compare(fa, fb, 0.9, rules=rules)
-    assert not tried and first == everything and judge_pair(rules, first).same
-    apart = compare(fa, fc, 0.9, rules=rules)
-    assert tried and not judge_pair(rules, apart).same and apart == compare(fa, fc, 0.9)
-    # a verifier asked to be exhaustive (as calibration is) tries every way
-    paths = [tmp_path / "a.png", tmp_path / "b.png"]
-    for exhaustive in (False, True):
-        judge = verify.Verifier(rules, paths.__getitem__, workers=1, exhaustive=exhaustive)
-        judge.prepare([0, 1])
-        tried.clear()
-        assert judge.judge(0, 1, 0.9).same and bool(tried) == exhaustive
-
-
 def test_cell_means_over_a_mask_are_area_means() -> None:
     """The cells of several channels and of the mask come from one area resize; each is
     the mean over the mask's pixels in the cell, NaN where it has none."""

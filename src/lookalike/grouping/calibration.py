@@ -201,7 +201,7 @@ def calibrate(
         cands = candidate_pairs(graph, min(gates), depth=NEIGHBOURS, deep=deep)
         group_of = {p: i for i, g in enumerate(cal.groups) for p in g}
         none = Rule(0.0, 0.0, 0.0, 0.0)
-        probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i], exhaustive=True)
+        probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i])
         rows = cal_col.files([int(i) for i in table.ids])
         small = small_ids({i: (r.width, r.height) for i, r in rows.items()})
         cands = add_pixel_candidates(

@@ -464,39 +464,12 @@ def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.fl
 
 
 def compare(
-    fa: Fingerprint,
-    fb: Fingerprint,
-    cosine: float,
-    *,
-    framed: bool = False,
-    rules: Rules | None = None,
+    fa: Fingerprint, fb: Fingerprint, cosine: float, *, framed: bool = False
 ) -> PairSignals:
     """Align two fingerprints the best way found and measure the pair. ``framed``: try
     the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
-    signatures, which see no crop or rotation). Every way is tried and the one that
-    differs least is measured, except that with ``rules``, a pair they call one picture
-    in the same framing is not searched further, nor is a crop they accept where no turn
-    can align the pair (shapes that differ): no other way would line either up better,
-    and most copies end there. A pair that could be a turned copy is still tried every
-    way, so that the members of a group are measured against each other alike (the keep
-    rule compares their differences)."""
+    signatures, which see no crop or rotation)."""
     tiny = fa.tiny or fb.tiny
-    small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
-
-    def signals(found: Aligned) -> PairSignals:
-        (d, loc, fine, col, sign, solid, chroma, tone, patch) = found[0]
-        name, inliers, overlap, angle = found[1:]
-        return PairSignals(
-            cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma,
-            angle, tone, patch, small,
-        )  # fmt: skip
-
-    def accept(found: Aligned | None) -> bool:
-        if rules is None or found is None:
-            return False
-        s = signals(found)
-        return not rules.for_pair(s).exceeded(s)
-
     best: Aligned | None = None
     # the same framing, trimmed and as they are (where a trim cut nothing, once), as
     # they are and mirrored: the overall difference picks one, which alone is measured
@@ -520,13 +493,9 @@ def compare(
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
         best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0)
-        if accept(best):
-            return signals(best)
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
-        if accept(slid) and not _turnable(fa.pixels, fb.pixels):
-            return signals(slid)  # type: ignore[arg-type]
         if slid is not None and (best is None or slid[0][0] < best[0][0]):
             best = slid
     if more and (best is None or best[0][0] > GOOD_DIRECT):
@@ -544,10 +513,9 @@ def compare(
             cover = cv2.warpAffine(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
-            overlap = float(cover.mean())
             got = _refined(a, warped, cover)
             if best is None or got[0] < best[0][0]:
-                best = (got, "features", inliers, overlap, 0.0)
+                best = (got, "features", inliers, float(cover.mean()), 0.0)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
@@ -559,7 +527,12 @@ def compare(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
         )  # fmt: skip
-    return signals(best)
+    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap, angle = best
+    small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
+    return PairSignals(
+        cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
+        patch, small,
+    )  # fmt: skip
 
 
 #: (measured, how aligned, feature inliers, overlap, angle turned)
@@ -573,18 +546,12 @@ ANGLES = tuple(float(d) for d in range(-10, 11, 2) if d)
 ROTATION_GATE = 0.4
 
 
-def _turnable(a: NDArray[Any], b: NDArray[Any]) -> bool:
-    """Whether two pictures have shapes close enough for one to be a turned copy of the
-    other (:func:`_rotation` tries only those)."""
-    return abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) < 0.08
-
-
 def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     """Align a copy rotated about its centre (as it is or mirrored): the angle is found on
     64-px grey versions, then the pair is measured where the rotated copy covers."""
     import cv2
 
-    if not _turnable(a, b):
+    if abs(math.log((a.shape[1] / a.shape[0]) / (b.shape[1] / b.shape[0]))) >= 0.08:
         return None
     rb = _resize(b, a.shape[:2])
     h, w = a.shape[:2]
@@ -1000,10 +967,7 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
 class Verifier:
     """Fingerprints images once and judges each pair once with the rules (a verifier
     shared by several groupings of one collection reuses both); unreadable images are
-    reported (``failed``) and never called duplicates. A pair's search for an alignment
-    ends at the first one the rules accept; ``exhaustive`` tries every way and measures
-    the one that differs least (as calibration needs: signals that do not depend on the
-    rules being fitted)."""
+    reported (``failed``) and never called duplicates."""
 
     def __init__(
         self,
@@ -1011,11 +975,9 @@ class Verifier:
         path_of: Callable[[int], Path],
         *,
         workers: int | None = None,
-        exhaustive: bool = False,
     ) -> None:
         self.rules = rules
         self.path_of = path_of
-        self.exhaustive = exhaustive
         self.workers = default_workers() if workers is None else workers
         self.prints: dict[int, Fingerprint | None] = {}
         self.failed: dict[int, str] = {}
@@ -1088,7 +1050,6 @@ class Verifier:
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         framed = (a, b) in self.framed or (b, a) in self.framed
-        rules = None if self.exhaustive else self.rules
-        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed, rules=rules))
+        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed))
         self._verdicts[(a, b)] = verdict
         return verdict
