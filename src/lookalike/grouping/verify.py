@@ -245,11 +245,19 @@ def _cells(
         return np.where(den > 1e-3, num / den, np.nan).astype(np.float32)
 
 
+#: A picture whose grey levels spread less than this is flat: normalising counts its
+#: spread as this (a flat picture is not blown up into noise), and only for such
+#: pictures does the slide search all over again at half and full size where no fit
+#: holds near the place found on the smaller greys (on the calibration half, no crop of
+#: a picture with detail was found that way).
+FLAT = 4.0
+
+
 def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArray[np.float32]:
     """Grey levels with zero mean and unit spread over ``mask`` (None: all of it; a spread
-    under 4 grey levels counts as 4: a flat picture is not blown up into noise)."""
+    under :data:`FLAT` counts as that: a flat picture is not blown up into noise)."""
     v = g if mask is None else g[mask]
-    return (g - v.mean()) / max(float(v.std()), 4.0)
+    return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
 #: (difference, local, fine, colour, sign, solid, chroma, tone, patch)
@@ -373,8 +381,8 @@ def _masked_difference(
     (ma,), (sa,) = (x.ravel() for x in cv2.meanStdDev(a, mask=m))
     (mb,), (sb,) = (x.ravel() for x in cv2.meanStdDev(b, mask=m))
     d = np.abs(
-        (a - np.float32(ma)) / np.float32(max(sa, 4.0))
-        - (b - np.float32(mb)) / np.float32(max(sb, 4.0))
+        (a - np.float32(ma)) / np.float32(max(sa, FLAT))
+        - (b - np.float32(mb)) / np.float32(max(sb, FLAT))
     )
     return float(cv2.mean(d, mask=m)[0])
 
@@ -739,11 +747,6 @@ ROUGH_FLOOR = 0.45
 SLIDE_GATE = 0.49
 #: How far (px, full size) around its half-size place a fit is looked for again.
 NEAR = 4
-#: A picture whose grey levels spread less than this is flat (as :func:`_normalised`
-#: counts it): only for such pictures does the slide search all over again at half and
-#: full size where no fit holds near the place found on the smaller greys (on the
-#: calibration half, no crop of a picture with detail was found that way).
-FLAT = 4.0
 
 
 def _fit_crop(
