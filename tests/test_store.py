@@ -79,6 +79,42 @@ def test_catalog_index_config_round_trip(tmp_path: Path) -> None:
     assert cat.index_config_key(vset.id) != key
 
 
+def test_pixel_measures_are_kept_by_version_and_pruned_with_their_files(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "catalog.db")
+    cat.record([_ok("a.png"), _ok("b.png"), _ok("c.png")])
+    cat.keep_measures(
+        "v1",
+        [("h-a.png", "h-b.png", False, "{}"), ("h-b.png", "h-c.png", True, '{"x": 1}')],
+        [("h-a.png", 0.5), ("h-c.png", 1.0)],
+    )
+    cat.keep_measures("v0", [("h-a.png", "h-c.png", False, "{}")], [])
+    assert cat.pair_measures("v1") == {
+        ("h-a.png", "h-b.png", False): "{}",
+        ("h-b.png", "h-c.png", True): '{"x": 1}',
+    }
+    assert cat.picture_measures("v1") == {"h-a.png": 0.5, "h-c.png": 1.0}
+    cat.forget([cat.files()["c.png"].id], [])
+    # c's measures go with it, and so does every measure of another version
+    assert cat.prune_measures("v1") == 2
+    assert cat.pair_measures("v1") == {("h-a.png", "h-b.png", False): "{}"}
+    assert cat.pair_measures("v0") == {}
+    assert cat.picture_measures("v1") == {"h-a.png": 0.5}
+
+
+def test_a_catalogue_of_schema_2_gains_the_measure_tables(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    Catalog(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE pair_measures")
+        db.execute("DROP TABLE picture_measures")
+        db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+    cat = Catalog(path)
+    cat.keep_measures("v1", [("a", "b", False, "{}")], [])
+    assert cat.pair_measures("v1") == {("a", "b", False): "{}"}
+    version = cat._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    assert int(version[0]) == SCHEMA_VERSION
+
+
 def test_catalog_from_a_newer_lookalike_is_a_typed_error(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
     Catalog(path).close()

@@ -19,7 +19,7 @@ from lookalike.cli.main import main
 from lookalike.datasets.alterations import ALTERATIONS, hue_shift
 from lookalike.datasets.duplicate_set import Picture, build_duplicate_set, split_of
 from lookalike.grouping import find_duplicates
-from lookalike.grouping.verify import compare, fingerprint, judge_pair
+from lookalike.grouping.verify import PairSignals, compare, fingerprint, judge_pair, signals_text
 from lookalike.grouping.verify_fit import load_rules
 
 
@@ -223,6 +223,48 @@ def test_a_vanished_candidate_is_reported(near_pair: Path) -> None:
         report = find_duplicates(col)
     assert [s.path for s in report.unreadable] == ["shapes-7-q40.jpg"]
     assert not any("q40" in str(m.path) for g in report.tier("near") for m in g.members)
+
+
+def _tiers(report) -> list[tuple[str, list[str], str]]:  # type: ignore[no-untyped-def]
+    return [
+        (g.tier, sorted(str(m.path) for m in g.members), str(g.keep.path)) for g in report.groups
+    ]
+
+
+def test_a_later_grouping_judges_the_measures_kept_by_an_earlier_one(near_pair: Path) -> None:
+    """The second run measures nothing on the pixels and groups exactly as the first;
+    --remeasure measures every pair again."""
+    with Collection.open(near_pair) as col:
+        first = find_duplicates(col)
+        second = find_duplicates(col)
+        again = find_duplicates(col, reuse=False)
+    assert first.measured > 0 and first.reused == 0
+    assert second.measured == 0 and second.reused == first.measured
+    assert _tiers(second) == _tiers(first)
+    reasons = [sorted(v.reason for v in g.verdicts.values()) for g in first.groups]
+    assert [sorted(v.reason for v in g.verdicts.values()) for g in second.groups] == reasons
+    assert again.measured == first.measured and again.reused == 0
+
+
+def test_a_file_gone_since_its_measures_were_kept_is_still_reported(near_pair: Path) -> None:
+    with Collection.open(near_pair) as col:
+        near = find_duplicates(col).tier("near")
+    assert any("q40" in str(m.path) for g in near for m in g.members)
+    (near_pair / "shapes-7-q40.jpg").unlink()
+    with Collection.open(near_pair) as col:
+        report = find_duplicates(col)
+    assert [s.path for s in report.unreadable] == ["shapes-7-q40.jpg"]
+    assert not any("q40" in str(m.path) for g in report.tier("near") for m in g.members)
+
+
+def test_kept_signals_come_back_exactly(tmp_path: Path) -> None:
+    a = scene("shapes", 3)
+    b = _jpeg(a.crop((10, 8, a.width - 10, a.height - 12)), 50)
+    a.save(tmp_path / "a.png")
+    b.save(tmp_path / "b.png")
+    s = compare(fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png"), 0.9)
+    assert PairSignals(0.9, **json.loads(signals_text(s))) == s
+    assert "cosine" not in json.loads(signals_text(s))
 
 
 def test_calibration_split_is_deterministic(tmp_path: Path) -> None:

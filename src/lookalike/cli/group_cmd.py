@@ -30,6 +30,11 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
         if report.verified
         else f"near-duplicate cosine ≥ {t.near:.2f}"
     )
+    if report.reused:
+        how += (
+            f" ({report.measured:,} pairs measured, {report.reused:,} judged on measures "
+            "kept from earlier runs)"
+        )
     out.print(
         f"[bold]{report.images:,} images[/] · {report.encoder} · {how}, "
         f"look-alike ≥ {t.similar:.2f}",
@@ -197,6 +202,13 @@ def register(app: typer.Typer) -> None:
                 help="Verify near-duplicate pairs on the pixels (--no-verify: cosine only)."
             ),
         ] = True,
+        remeasure: Annotated[
+            bool,
+            typer.Option(
+                help="Measure every candidate pair on the pixels again (by default a pair "
+                "measured by an earlier run of this collection is judged on its kept measures)."
+            ),
+        ] = False,
         limit: Annotated[int, typer.Option(help="Groups shown per tier.")] = 20,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
@@ -249,6 +261,7 @@ def register(app: typer.Typer) -> None:
                     progress=tick,
                     verify=verify,
                     keep=keep,
+                    reuse=not remeasure,
                 )
             if as_json:
                 print(json.dumps(report.to_dict(), indent=2))

@@ -31,6 +31,7 @@ from lookalike.grouping.keep import (
     detail,
 )
 from lookalike.grouping.linkage import Pair, link, pair
+from lookalike.grouping.measures import KeptMeasures
 from lookalike.grouping.neighbours import knn_graph, pair_cosine
 from lookalike.grouping.pixel_neighbours import add_pixel_candidates, small_ids
 from lookalike.grouping.reports import (
@@ -172,10 +173,14 @@ def _verdicts_within(
     return out
 
 
-def _details(judge: Verifier | None, ids: list[int]) -> dict[int, float]:
+def _details(judge: Verifier | None, ids: list[int], rows: dict[int, FileRow]) -> dict[int, float]:
     """The keep rule's lossy-copy measure for a group of small pictures (each at most
     ``DETAIL_SIDE`` px, so its fingerprint holds every pixel); empty otherwise."""
-    prints = [judge.prints.get(i) for i in ids] if judge is not None else []
+    if judge is None:
+        return {}
+    if all(max(rows[i].width or 0, rows[i].height or 0) <= DETAIL_SIDE for i in ids):
+        judge.prepare(ids)  # kept measures spared the fingerprints of a later run
+    prints = [judge.prints.get(i) for i in ids]
     if not prints or any(fp is None or max(fp.width, fp.height) > DETAIL_SIDE for fp in prints):
         return {}
     return {i: detail(fp.full) for i, fp in zip(ids, prints, strict=True) if fp is not None}
@@ -202,6 +207,7 @@ def find_duplicates(
     workers: int | None = None,
     keep: str = DEFAULT_POLICY,
     candidates: int = CANDIDATES,
+    reuse: bool = True,
 ) -> DuplicateReport:
     """Group a collection's images into exact, near-duplicate and look-alike tiers.
 
@@ -211,7 +217,11 @@ def find_duplicates(
     ``keep`` is the policy that picks each group's image to keep (see ``grouping.keep``).
     ``verifier`` is the rules to verify with (the shipped ones by default) or a
     :class:`Verifier` already used on this collection, whose verdicts are reused;
-    ``candidates`` how many of each picture's nearest neighbours it verifies."""
+    ``candidates`` how many of each picture's nearest neighbours it verifies. The pixel
+    measures of every run are kept in the catalogue, and a later run judges the pairs it
+    has seen again on them rather than measuring them again (``reuse=False`` measures
+    every pair afresh, replacing what was kept); a :class:`Verifier` passed in keeps
+    what it was made to keep."""
     check_policy(keep)
     table = col.vectors(model=model, pooling=pooling)
     encoder = table.encoder
@@ -255,7 +265,10 @@ def find_duplicates(
             judge = verifier
         else:
             judge = Verifier(
-                verifier or load_rules(), lambda i: col.root / rows[i].path, workers=workers
+                verifier or load_rules(),
+                lambda i: col.root / rows[i].path,
+                workers=workers,
+                kept=KeptMeasures(col, rows, reuse=reuse),
             )
         candidates = candidate_pairs(
             graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=candidates, deep=deep
@@ -289,14 +302,17 @@ def find_duplicates(
         Group(k + 1, "exact", members, [], {}, why)
         for k, (members, why) in enumerate(exact_members)
     ]
-    content = judge.content() if judge is not None else {}
+    members_of = {m for g in near_groups + similar_groups for m in g}
+    content = judge.content(members_of) if judge is not None else {}
     for tier, found in (("near", near_groups), ("similar", similar_groups)):
         for ids, mine in zip(found, _verdicts_within(found, verdicts), strict=True):
             sim = _similarity(ids, by_id)
-            small = _details(judge, ids) if tier == "near" and keep != "largest" else {}
+            small = _details(judge, ids, rows) if tier == "near" and keep != "largest" else {}
             members, why = _members(col, ids, rows, sim, content, keep, mine, small)
             listed = _listed(ids, sim, next(m.id for m in members if m.keep))
             groups.append(Group(len(groups) + 1, tier, members, listed, mine, why))
+    if judge is not None and judge.kept is not None:
+        judge.kept.close()  # after the keep rule, whose fingerprints are kept too
     if progress:
         progress(Progress("group", 1, 1))
     return DuplicateReport(
@@ -310,6 +326,8 @@ def find_duplicates(
         unreadable=unreadable,
         keep_rule=describe(keep),
         keep_policy=keep,
+        measured=judge.measured if judge is not None else 0,
+        reused=judge.kept.reused if judge is not None and judge.kept is not None else 0,
     )
 
 

@@ -110,6 +110,8 @@ class DuplicateReport:
     keep_policy: str = "original"
     verified: bool = False  # near pairs passed the pixel verifier
     unreadable: list[Skipped] = field(default_factory=list)  # not verifiable (gone, broken)
+    measured: int = 0  # pairs measured on the pixels this run
+    reused: int = 0  # pairs judged on signals kept from an earlier run
 
     def tier(self, name: str) -> list[Group]:
         """Groups of one tier."""
@@ -125,6 +127,8 @@ class DuplicateReport:
             "keep_policy": self.keep_policy,
             "images": self.images,
             "verified": self.verified,
+            "pairs_measured": self.measured,
+            "pairs_reused": self.reused,
             "unreadable": [s.to_dict() for s in self.unreadable],
             "groups": [g.to_dict() for g in self.groups],
         }

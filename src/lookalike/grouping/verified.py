@@ -62,7 +62,7 @@ def verified_groups(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[list[int]], dict[Pair, Verdict]]:
     """Groups whose members are verified copies of each other, and every verdict made."""
-    verifier.prepare({i for p in candidates for i in p})
+    verifier.prepare(verifier.unmeasured(candidates))
     items = list(candidates.items())
     judged = verifier.judge_many(items, progress)
     verdicts = {p: v for (p, _), v in zip(items, judged, strict=True)}
@@ -85,6 +85,7 @@ def verified_groups(
             continue
         inner = [pair(a, b) for k, a in enumerate(members) for b in members[k + 1 :]]
         todo = [(p, cosine_of(*p)) for p in inner if p not in verdicts]
+        verifier.prepare(verifier.unmeasured(p for p, _ in todo))
         judged = verifier.judge_many(todo)
         verdicts.update({p: v for (p, _), v in zip(todo, judged, strict=True)})
         groups.extend(_complete(members, verdicts))

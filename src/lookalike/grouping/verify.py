@@ -31,6 +31,7 @@ fitted on the calibration half of the near-duplicate set (``lookalike evaluate-g
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -44,6 +45,7 @@ from numpy.typing import NDArray
 
 from lookalike.config import default_workers
 from lookalike.errors import ImageDecodeError
+from lookalike.grouping.measures import KeptMeasures
 from lookalike.imageio import read_image
 
 #: Longest side of the thumbnail the signals are computed on.
@@ -967,10 +969,15 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 
+#: Verdicts between two writes of the measures kept for later runs.
+FLUSH_EVERY = 4096
+
+
 class Verifier:
     """Fingerprints images once and judges each pair once with the rules (a verifier
     shared by several groupings of one collection reuses both); unreadable images are
-    reported (``failed``) and never called duplicates."""
+    reported (``failed``) and never called duplicates. With ``kept``, signals measured
+    by earlier runs are judged again rather than measured again, and new ones are kept."""
 
     def __init__(
         self,
@@ -978,15 +985,19 @@ class Verifier:
         path_of: Callable[[int], Path],
         *,
         workers: int | None = None,
+        kept: KeptMeasures | None = None,
     ) -> None:
         self.rules = rules
         self.path_of = path_of
         self.workers = default_workers() if workers is None else workers
+        self.kept = kept
         self.prints: dict[int, Fingerprint | None] = {}
         self.failed: dict[int, str] = {}
         self._verdicts: dict[tuple[int, int], Verdict] = {}
         #: Pairs to compare in the same framing only (proposed by pixel signatures).
         self.framed: set[tuple[int, int]] = set()
+        #: Pairs measured on the pixels (the others were judged on kept signals).
+        self.measured = 0
 
     def prepare(self, ids: Iterable[int]) -> None:
         """Fingerprint these images (in parallel threads; decoding releases the GIL)."""
@@ -1007,14 +1018,36 @@ class Verifier:
             self.prints[i] = fp
             if reason is not None:
                 self.failed[i] = reason
+            elif fp is not None and self.kept is not None:
+                self.kept.add_picture(i, _content(fp))
 
-    def content(self) -> dict[int, float]:
-        """Each fingerprinted image's share of picture content (solid borders trimmed)."""
-        return {
-            i: (fp.box[2] * fp.box[3]) / (fp.pixels.shape[0] * fp.pixels.shape[1])
-            for i, fp in self.prints.items()
-            if fp is not None
-        }
+    def unmeasured(self, pairs: Iterable[tuple[int, int]]) -> set[int]:
+        """The images of those pairs that need measuring on the pixels: neither judged
+        yet nor with kept signals."""
+        out: set[int] = set()
+        for a, b in pairs:
+            if (a, b) in self._verdicts:
+                continue
+            if self.kept is not None and self.kept.has(a, b, self._is_framed(a, b)):
+                continue
+            out.update((a, b))
+        return out
+
+    def content(self, ids: Iterable[int] | None = None) -> dict[int, float]:
+        """Each image's share of picture content (solid borders trimmed): of ``ids``
+        (from fingerprints or kept measures; one with neither is left out), or of every
+        fingerprinted image."""
+        if ids is None:
+            return {i: _content(fp) for i, fp in self.prints.items() if fp is not None}
+        out: dict[int, float] = {}
+        for i in ids:
+            fp = self.prints.get(i)
+            share = _content(fp) if fp is not None else None
+            if share is None and self.kept is not None:
+                share = self.kept.content(i)
+            if share is not None:
+                out[i] = share
+        return out
 
     def judge_many(
         self,
@@ -1035,24 +1068,56 @@ class Verifier:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
                 for k, v in enumerate(ex.map(one, pairs, chunksize=32)):
                     out.append(v)
-                    if progress and k % 512 == 0:
-                        progress(k, len(pairs))
+                    if k % 512 == 0:
+                        if progress:
+                            progress(k, len(pairs))
+                        if self.kept is not None and k % FLUSH_EVERY == 0:
+                            self.kept.flush()  # an interrupted run keeps what it measured
+        if self.kept is not None:
+            self.kept.flush()
         if progress:
             progress(len(pairs), len(pairs))
         return out
 
+    def _is_framed(self, a: int, b: int) -> bool:
+        return (a, b) in self.framed or (b, a) in self.framed
+
     def judge(self, a: int, b: int, cosine: float) -> Verdict:
-        """The verdict on one pair (both must have been prepared), made once."""
+        """The verdict on one pair, made once: on kept signals where there are some,
+        else measured (both images must have been prepared)."""
         known = self._verdicts.get((a, b))
         if known is not None:
             return known
+        framed = self._is_framed(a, b)
+        text = self.kept.signals(a, b, framed) if self.kept is not None else None
+        if text is not None:
+            verdict = judge_pair(self.rules, PairSignals(cosine, **json.loads(text)))
+            self._verdicts[(a, b)] = verdict
+            return verdict
         fa, fb = self.prints.get(a), self.prints.get(b)
         if fa is None or fb is None:
             bad = a if fa is None else b
             signals = PairSignals(cosine, *NO_MATCH[:4], 0, 0.0, "none", False)
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
-        framed = (a, b) in self.framed or (b, a) in self.framed
-        verdict = judge_pair(self.rules, compare(fa, fb, cosine, framed=framed))
+        measured = compare(fa, fb, cosine, framed=framed)
+        self.measured += 1
+        if self.kept is not None:
+            self.kept.add_pair(a, b, framed, signals_text(measured))
+        verdict = judge_pair(self.rules, measured)
         self._verdicts[(a, b)] = verdict
         return verdict
+
+
+def signals_text(s: PairSignals) -> str:
+    """A pair's signals as JSON text without its cosine (which belongs to a vector set,
+    not to the pixels), exact to the last bit: ``PairSignals(cosine, **json.loads(t))``
+    gives them back."""
+    data = asdict(s)
+    del data["cosine"]
+    return json.dumps(data)
+
+
+def _content(fp: Fingerprint) -> float:
+    """A fingerprint's share of picture content (solid borders trimmed)."""
+    return (fp.box[2] * fp.box[3]) / (fp.pixels.shape[0] * fp.pixels.shape[1])

@@ -383,6 +383,66 @@ class Catalog:
                 ((shard, i, set_id, f) for i, f in enumerate(file_ids)),
             )
 
+    # -- pixel measures kept between groupings ---------------------------------------------
+    def pair_measures(self, version: str) -> dict[tuple[str, str, bool], str]:
+        """Pair signals measured by this ``version`` of the verifier, as JSON text, keyed
+        by the two pictures' content hashes (in the order compared) and the framing."""
+        cur = self._db.execute(
+            "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
+        )
+        return {(a, b, bool(f)): s for a, b, f, s in cur}
+
+    def picture_measures(self, version: str) -> dict[str, float]:
+        """Each measured picture's share of content (solid borders trimmed), by hash."""
+        cur = self._db.execute(
+            "SELECT sha256, content FROM picture_measures WHERE version=?", (version,)
+        )
+        return dict(cur.fetchall())
+
+    def keep_measures(
+        self,
+        version: str,
+        pairs: Sequence[tuple[str, str, bool, str]],
+        pictures: Sequence[tuple[str, float]],
+    ) -> None:
+        """Add measures of this ``version`` (replacing any of the same key) in one
+        transaction; :class:`StoreError` if the catalogue cannot be written."""
+        if not pairs and not pictures:
+            return
+        try:
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO pair_measures (a, b, framed, version, signals) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    ((a, b, int(f), version, s) for a, b, f, s in pairs),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO picture_measures (sha256, version, content) "
+                    "VALUES (?, ?, ?)",
+                    ((h, version, c) for h, c in pictures),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot keep pixel measures in {self.path}: {exc}") from exc
+
+    def prune_measures(self, version: str) -> int:
+        """Drop measures of other versions and of pictures no file holds any more;
+        returns how many pair measures went."""
+        hashes = "SELECT sha256 FROM files WHERE sha256 IS NOT NULL"
+        try:
+            with self._transaction() as db:
+                gone = db.execute(
+                    f"DELETE FROM pair_measures WHERE version<>? OR a NOT IN ({hashes}) "
+                    f"OR b NOT IN ({hashes})",
+                    (version,),
+                ).rowcount
+                db.execute(
+                    f"DELETE FROM picture_measures WHERE version<>? OR sha256 NOT IN ({hashes})",
+                    (version,),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot prune pixel measures in {self.path}: {exc}") from exc
+        return int(gone)
+
 
 def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
     for i in range(0, len(items), n):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,11 +59,26 @@ CREATE TABLE IF NOT EXISTS index_config (
     stats TEXT NOT NULL DEFAULT '{}',
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pair_measures (
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    framed INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    signals TEXT NOT NULL,
+    PRIMARY KEY (a, b, framed)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS picture_measures (
+    sha256 TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    content REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 #: Schema changes, applied in order to an older catalogue (version -> SQL).
 MIGRATIONS = {
     2: "ALTER TABLE embeddings ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+    # 3: the pixel measures of earlier groupings (pair_measures, picture_measures), which
+    # SCHEMA creates where missing
 }
 
 FILE_COLUMNS = "id, path, size, mtime_ns, sha256, width, height, format, status, error"
