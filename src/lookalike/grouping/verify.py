@@ -1024,14 +1024,8 @@ class Verifier:
     def unmeasured(self, pairs: Iterable[tuple[int, int]]) -> set[int]:
         """The images of those pairs that need measuring on the pixels: neither judged
         yet nor with kept signals."""
-        out: set[int] = set()
-        for a, b in pairs:
-            if (a, b) in self._verdicts:
-                continue
-            if self.kept is not None and self.kept.has(a, b, self._is_framed(a, b)):
-                continue
-            out.update((a, b))
-        return out
+        items = [(p, 0.0) for p in pairs]
+        return {i for k in self._unjudged(items) for i in items[k][0]}
 
     def content(self, ids: Iterable[int] | None = None) -> dict[int, float]:
         """Each image's share of picture content (solid borders trimmed): of ``ids``
@@ -1061,23 +1055,39 @@ class Verifier:
             (a, b), cosine = item
             return self.judge(a, b, cosine)
 
-        if self.workers <= 1 or len(pairs) < 64:
-            out = [one(p) for p in pairs]
+        # pairs judged before or on kept measures cost microseconds: no thread for them
+        out: list[Verdict | None] = [None] * len(pairs)
+        todo = self._unjudged(pairs)
+        for k in sorted(set(range(len(pairs))) - set(todo)):
+            out[k] = one(pairs[k])
+        done = len(pairs) - len(todo)
+        if self.workers <= 1 or len(todo) < 64:
+            for k in todo:
+                out[k] = one(pairs[k])
         else:
-            out = []
             with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
-                for k, v in enumerate(ex.map(one, pairs, chunksize=32)):
-                    out.append(v)
-                    if k % 512 == 0:
+                judged = ex.map(one, [pairs[k] for k in todo])
+                for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
+                    out[k] = v
+                    if n % 512 == 0:
                         if progress:
-                            progress(k, len(pairs))
-                        if self.kept is not None and k % FLUSH_EVERY == 0:
+                            progress(done + n, len(pairs))
+                        if self.kept is not None and n % FLUSH_EVERY == 0:
                             self.kept.flush()  # an interrupted run keeps what it measured
         if self.kept is not None:
             self.kept.flush()
         if progress:
             progress(len(pairs), len(pairs))
-        return out
+        return [v for v in out if v is not None]
+
+    def _unjudged(self, pairs: list[tuple[tuple[int, int], float]]) -> list[int]:
+        """Positions of the pairs that need measuring on the pixels."""
+        return [
+            k
+            for k, ((a, b), _) in enumerate(pairs)
+            if (a, b) not in self._verdicts
+            and not (self.kept is not None and self.kept.has(a, b, self._is_framed(a, b)))
+        ]
 
     def _is_framed(self, a: int, b: int) -> bool:
         return (a, b) in self.framed or (b, a) in self.framed
