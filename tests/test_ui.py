@@ -278,3 +278,30 @@ def test_train_page_offers_the_metric_head_and_lists_it(
     assert not at.exception
     assert at.selectbox(key="metric-labels").options == ["folders", "none"]
     assert any("**head** · metric" in m.value for m in at.markdown)
+
+
+def test_groups_page_regroups_on_measures_kept_by_the_first_grouping(
+    monkeypatch: pytest.MonkeyPatch, indexed: Path
+) -> None:
+    """Moving the threshold groups again without measuring a pair it measured before."""
+    import re
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv(ROOTS_ENV, json.dumps([str(indexed)]))
+    at = AppTest.from_function(_groups_script, default_timeout=120).run()
+    at.slider(key="groups-threshold").set_value(0.6).run()
+
+    def counts() -> tuple[int, int]:
+        text = next(c.value for c in at.caption if "verified on the pixels" in c.value)
+        found = re.search(r"([\d,]+) pairs measured, ([\d,]+) judged", text)
+        assert found is not None
+        return int(found[1].replace(",", "")), int(found[2].replace(",", ""))
+
+    assert not at.exception
+    measured, _ = counts()
+    assert measured > 0
+    at.slider(key="groups-threshold").set_value(0.65).run()
+    assert not at.exception
+    again, reused = counts()
+    assert again == 0 and reused > 0

@@ -64,7 +64,13 @@ def render() -> None:
     except LookalikeError as exc:
         st.error(str(exc))
         return
-    st.caption(f"{report.images:,} images · {report.encoder} · {report.keep_rule}")
+    checked = (
+        f" · verified on the pixels: {report.measured:,} pairs measured, "
+        f"{report.reused:,} judged on measures kept from earlier runs"
+        if report.verified
+        else ""
+    )
+    st.caption(f"{report.images:,} images · {report.encoder}{checked} · {report.keep_rule}")
     for tier in TIERS:
         groups = report.tier(tier)
         st.header(f"{TITLES[tier]} ({len(groups)})")
