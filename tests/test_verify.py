@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 from imagegen import scene, variant
 from lookalike import Collection
 from lookalike.cli.main import main
-from lookalike.datasets.alterations import ALTERATIONS, hue_shift
+from lookalike.datasets.alterations import ALTERATIONS, blend_object, hue_shift
 from lookalike.datasets.duplicate_set import Picture, build_duplicate_set, split_of
 from lookalike.grouping import find_duplicates
 from lookalike.grouping.verify import PairSignals, compare, fingerprint, judge_pair, signals_text
@@ -285,6 +285,20 @@ def test_calibration_split_is_deterministic(tmp_path: Path) -> None:
     for rel in first.split:
         assert (tmp_path / "a" / rel).is_file()
     assert (tmp_path / "a" / "truth.json").is_file()
+
+
+def test_a_blended_object_takes_the_colours_of_what_it_covers() -> None:
+    rng = np.random.default_rng(0)
+    im = Image.fromarray(rng.integers(60, 120, (200, 300, 3), dtype=np.uint8))
+    out = blend_object(im, scene("shapes", 1))
+    a, b = np.asarray(im, np.float32), np.asarray(out, np.float32)
+    changed = np.abs(a - b).max(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    # one disc, a fifth of the shorter side across, of the same colours as beneath
+    assert 30 <= np.ptp(ys) + 1 <= 40 and 30 <= np.ptp(xs) + 1 <= 40
+    assert np.allclose(a[changed].mean(axis=0), b[changed].mean(axis=0), atol=1.5)
+    assert np.allclose(a[changed].std(axis=0), b[changed].std(axis=0), rtol=0.1)
+    assert np.abs(a - b)[changed].mean() > 10  # yet another drawing
 
 
 def test_variants_of_the_test_images_are_copies(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ another resolution, an aspect crop, a border, colour grading, mild noise, WebP a
 re-encodes and a 64-pixel thumbnail.
 
 Hard negatives (different pictures that look alike): a hue change (the same drawing in
-another colour), an object pasted into the composition, a changed caption.
+another colour), an object pasted into the composition (as it is, or blended: in the
+colours of what it covers), a changed caption.
 """
 
 from __future__ import annotations
@@ -115,17 +116,39 @@ def hue_shift(im: Image.Image) -> Image.Image:
     return Image.fromarray(hsv, "HSV").convert("RGB")
 
 
-def paste_object(im: Image.Image, donor: Image.Image) -> Image.Image:
-    """An object pasted into the composition: an opaque disc cut from another picture,
-    a fifth of the shorter side across, right of and below the centre, where every crop
-    of the set keeps it (a crop that cut it away would be a true copy of both)."""
-    out = im.convert("RGB").copy()
-    d = max(4, min(out.size) // 5)
-    patch = ImageOps.fit(donor.convert("RGB"), (d, d))
+def _disc(im: Image.Image) -> tuple[int, tuple[int, int], Image.Image]:
+    """Where a pasted object goes: its side, its upper left corner and its disc mask (a
+    fifth of the shorter side across, right of and below the centre, where every crop of
+    the set keeps it: a crop that cut it away would be a true copy of both)."""
+    d = max(4, min(im.size) // 5)
     mask = Image.new("L", (d, d), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, d - 1, d - 1), fill=255)
-    out.paste(patch, (round(out.width * 0.8) - d, round(out.height * 0.62) - d), mask)
+    return d, (round(im.width * 0.8) - d, round(im.height * 0.62) - d), mask
+
+
+def paste_object(im: Image.Image, donor: Image.Image) -> Image.Image:
+    """An object pasted into the composition: an opaque disc cut from another picture
+    (see :func:`_disc` for where)."""
+    out = im.convert("RGB").copy()
+    d, place, mask = _disc(out)
+    out.paste(ImageOps.fit(donor.convert("RGB"), (d, d)), place, mask)
     return out
+
+
+def blend_object(im: Image.Image, donor: Image.Image) -> Image.Image:
+    """An object pasted in the colours of what it covers: the disc of
+    :func:`paste_object` with each channel's mean and spread made those of the picture
+    beneath it, so that only its drawing differs (a sticker that matches its
+    surroundings, a patch of brick on grass of the same grey)."""
+    out = np.asarray(im.convert("RGB"), np.float32).copy()
+    d, (x, y), mask = _disc(im)
+    inside = np.asarray(mask) > 0
+    patch = np.asarray(ImageOps.fit(donor.convert("RGB"), (d, d)), np.float32)
+    beneath = out[y : y + d, x : x + d]
+    p, b = patch[inside], beneath[inside]
+    matched = (p - p.mean(axis=0)) / np.maximum(p.std(axis=0), 1.0) * b.std(axis=0) + b.mean(axis=0)
+    beneath[inside] = np.clip(matched, 0, 255)
+    return Image.fromarray(np.round(out).astype(np.uint8))
 
 
 def caption(im: Image.Image, text: str) -> Image.Image:
@@ -145,6 +168,7 @@ def caption(im: Image.Image, text: str) -> Image.Image:
 NEGATIVE_KINDS = (
     "hue-shift",  # the same drawing in other colours
     "pasted-object",  # the same composition with an object added
+    "blended-object",  # ... an object added in the colours of what it covers
     "caption",  # the same picture with a different label
     "day-night",  # a wallpaper's day and night versions
     "icon-style",  # one coin drawn in another style

@@ -25,6 +25,7 @@ from PIL import Image
 from lookalike.datasets.alterations import (
     ALTERATIONS,
     TINY_ALTERATIONS,
+    blend_object,
     caption,
     hue_shift,
     paste_object,
@@ -33,7 +34,7 @@ from lookalike.errors import LookalikeError
 from lookalike.store.atomic import write_bytes_atomic
 
 #: Bumped whenever the recipe changes what is written.
-RECIPE = 5
+RECIPE = 6
 SPLITS = ("calibration", "validation")
 #: Long side of the large pictures (wallpapers are 1280 to 4096 px; photos stay as shipped).
 LARGE_SIDE = 1920
@@ -184,6 +185,9 @@ def build_duplicate_set(
                 pasted = paste_object(pic.image, donor) if donor is not None else None
                 if pasted is not None and _visible(pic.image, pasted):
                     negatives.append(("pasted-object", pasted, "pasted-object"))
+                blended = blend_object(pic.image, donor) if donor is not None else None
+                if blended is not None and _visible(pic.image, blended):
+                    negatives.append(("blended-object", blended, "blended-object"))
                 # Two captions that differ in one digit are two pictures. A captioned
                 # version is neither a copy of the original nor clearly another picture
                 # (a caption is an overlay, like a watermark): only the pair is judged.
