@@ -257,6 +257,16 @@ def test_a_file_gone_since_its_measures_were_kept_is_still_reported(near_pair: P
     assert not any("q40" in str(m.path) for g in report.tier("near") for m in g.members)
 
 
+def test_a_catalogue_that_cannot_be_written_costs_only_the_reuse(near_pair: Path) -> None:
+    with Collection.open(near_pair) as col:
+        col.catalog._db.execute("PRAGMA query_only=ON")  # SQLite refuses every write
+        first = find_duplicates(col)
+        second = find_duplicates(col)
+    assert first.unkept is not None and "cannot keep pixel measures" in first.unkept
+    assert any("q40" in str(m.path) for g in first.tier("near") for m in g.members)
+    assert second.measured == first.measured and second.reused == 0
+
+
 def test_kept_signals_come_back_exactly(tmp_path: Path) -> None:
     a = scene("shapes", 3)
     b = _jpeg(a.crop((10, 8, a.width - 10, a.height - 12)), 50)

@@ -67,6 +67,9 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
             out.print(f"  … {len(groups) - limit:,} more (--limit, --json)", highlight=False)
     for s in report.unreadable:
         out.print(f"[yellow]not verified[/] {s.path}: {s.reason}", highlight=False)
+    if report.unkept:
+        out.print(f"[yellow]pixel measures not kept for later runs:[/] {report.unkept}",
+                  highlight=False)  # fmt: skip
 
 
 def print_clusters(report: ClusterReport, limit: int) -> None:

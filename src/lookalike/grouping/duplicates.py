@@ -328,6 +328,7 @@ def find_duplicates(
         keep_policy=keep,
         measured=judge.measured if judge is not None else 0,
         reused=judge.kept.reused if judge is not None and judge.kept is not None else 0,
+        unkept=judge.kept.error if judge is not None and judge.kept is not None else None,
     )
 
 

@@ -112,6 +112,7 @@ class DuplicateReport:
     unreadable: list[Skipped] = field(default_factory=list)  # not verifiable (gone, broken)
     measured: int = 0  # pairs measured on the pixels this run
     reused: int = 0  # pairs judged on signals kept from an earlier run
+    unkept: str | None = None  # why this run's pixel measures could not be kept, if so
 
     def tier(self, name: str) -> list[Group]:
         """Groups of one tier."""
@@ -129,6 +130,7 @@ class DuplicateReport:
             "verified": self.verified,
             "pairs_measured": self.measured,
             "pairs_reused": self.reused,
+            "measures_not_kept": self.unkept,
             "unreadable": [s.to_dict() for s in self.unreadable],
             "groups": [g.to_dict() for g in self.groups],
         }
