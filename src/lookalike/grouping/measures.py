@@ -103,7 +103,7 @@ class KeptMeasures:
     def add_picture(self, i: int, content: float) -> None:
         """Keep image ``i``'s share of content (at the next :meth:`flush`)."""
         key = self.key(i)
-        if key is not None:
+        if key is not None and self._content.get(key) != content:
             with self._lock:
                 self._content[key] = content
                 self._new_pictures.append((key, content))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -998,6 +999,7 @@ class Verifier:
         self.framed: set[tuple[int, int]] = set()
         #: Pairs measured on the pixels (the others were judged on kept signals).
         self.measured = 0
+        self._count = threading.Lock()  # judge runs in several threads
 
     def prepare(self, ids: Iterable[int]) -> None:
         """Fingerprint these images (in parallel threads; decoding releases the GIL)."""
@@ -1111,7 +1113,8 @@ class Verifier:
             why = self.failed.get(bad, "not prepared")
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         measured = compare(fa, fb, cosine, framed=framed)
-        self.measured += 1
+        with self._count:
+            self.measured += 1
         if self.kept is not None:
             self.kept.add_pair(a, b, framed, signals_text(measured))
         verdict = judge_pair(self.rules, measured)
