@@ -84,7 +84,8 @@ class KeptMeasures:
         key = self._pair_key(a, b, framed)
         text = None if key is None else self._pairs.get(key)
         if text is not None:
-            self.reused += 1
+            with self._lock:
+                self.reused += 1
         return text
 
     def content(self, i: int) -> float | None:
