@@ -93,6 +93,11 @@ def test_pixel_measures_are_kept_by_version_and_pruned_with_their_files(tmp_path
         ("h-b.png", "h-c.png", True): '{"x": 1}',
     }
     assert cat.picture_measures("v1") == {"h-a.png": 0.5, "h-c.png": 1.0}
+    # looked up by key, as a grouping asks
+    asked = [("h-b.png", "h-c.png", True), ("h-b.png", "h-c.png", False), ("h-a.png", "x", False)]
+    assert cat.pair_measures("v1", asked) == {("h-b.png", "h-c.png", True): '{"x": 1}'}
+    assert cat.pair_measures("v0", asked) == {}
+    assert cat.picture_measures("v1", ["h-c.png", "nope"]) == {"h-c.png": 1.0}
     cat.forget([cat.files()["c.png"].id], [])
     # c's measures go with it, and so does every measure of another version
     assert cat.prune_measures("v1") == 2

@@ -10,6 +10,7 @@ read."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -40,11 +41,14 @@ class KeptMeasures:
     def __init__(self, col: Collection, rows: dict[int, FileRow], *, reuse: bool = True) -> None:
         self._col = col
         self._rows = rows
+        self._reuse = reuse
         self.version = measures_version()
-        with col.guard:
-            catalog = col.catalog
-            self._pairs = catalog.pair_measures(self.version) if reuse else {}
-            self._content = catalog.picture_measures(self.version) if reuse else {}
+        # looked up by key as a run asks (:meth:`prefetch`), never the whole table: a
+        # collection of millions keeps millions of pairs
+        self._pairs: dict[tuple[str, str, bool], str] = {}
+        self._content: dict[str, float] = {}
+        self._asked: set[tuple[str, str, bool]] = set()
+        self._asked_pictures: set[str] = set()
         self._keys: dict[int, str | None] = {}
         self._new_pairs: list[tuple[str, str, bool, str]] = []
         self._new_pictures: list[tuple[str, float]] = []
@@ -52,6 +56,28 @@ class KeptMeasures:
         #: How many pairs' signals were handed out (reused) this run.
         self.reused = 0
         self.error: str | None = None
+
+    def prefetch(self, pairs: Iterable[tuple[int, int, bool]]) -> None:
+        """Look up the kept signals of these pairs (``a`` compared with ``b``, framed or
+        not) in the catalogue, those not looked up yet, in a few queries."""
+        keys = {k for a, b, f in pairs if (k := self._pair_key(a, b, f)) is not None}
+        todo = sorted(keys - self._asked)
+        if not todo:
+            return
+        self._asked.update(todo)
+        if self._reuse:
+            with self._col.guard:
+                self._pairs.update(self._col.catalog.pair_measures(self.version, todo))
+
+    def prefetch_pictures(self, ids: Iterable[int]) -> None:
+        """Look up the kept content shares of these images, those not looked up yet."""
+        todo = sorted({k for i in ids if (k := self.key(i)) is not None} - self._asked_pictures)
+        if not todo:
+            return
+        self._asked_pictures.update(todo)
+        if self._reuse:
+            with self._col.guard:
+                self._content.update(self._col.catalog.picture_measures(self.version, todo))
 
     def key(self, i: int) -> str | None:
         """Image ``i``'s content hash while its file is still the one indexed (same size
@@ -77,6 +103,8 @@ class KeptMeasures:
     def has(self, a: int, b: int, framed: bool) -> bool:
         """Whether signals of ``a`` compared with ``b`` (in that order) are kept."""
         key = self._pair_key(a, b, framed)
+        if key is not None and key not in self._asked:
+            self.prefetch([(a, b, framed)])
         return key is not None and key in self._pairs
 
     def signals(self, a: int, b: int, framed: bool) -> str | None:
@@ -91,6 +119,8 @@ class KeptMeasures:
     def content(self, i: int) -> float | None:
         """Image ``i``'s kept share of content, if any."""
         key = self.key(i)
+        if key is not None and key not in self._asked_pictures:
+            self.prefetch_pictures([i])
         return None if key is None else self._content.get(key)
 
     def add_pair(self, a: int, b: int, framed: bool, signals: str) -> None:

@@ -76,18 +76,28 @@ def verified_groups(
     adj = coo_matrix((np.ones(len(same), np.int8), (rows, cols)), shape=(len(nodes),) * 2)
     count, labels = connected_components(adj, directed=False)
     groups: list[list[int]] = []
+    parts: list[list[int]] = []  # to verify all through
     for label in range(count):
         members = [nodes[k] for k in np.flatnonzero(labels == label)]
         if len(members) < 2:
             continue
         if len(members) == 2 or len(members) > MAX_ALL_PAIRS:
             groups.append(members)
-            continue
-        inner = [pair(a, b) for k, a in enumerate(members) for b in members[k + 1 :]]
-        todo = [(p, cosine_of(*p)) for p in inner if p not in verdicts]
-        verifier.prepare(verifier.unmeasured(p for p, _ in todo))
-        judged = verifier.judge_many(todo)
-        verdicts.update({p: v for (p, _), v in zip(todo, judged, strict=True)})
+        else:
+            parts.append(members)
+    # the pairs inside every group, judged together: in parallel across groups, and
+    # kept measures looked up at once
+    inner = {pair(a, b) for m in parts for k, a in enumerate(m) for b in m[k + 1 :]}
+    todo = [(p, cosine_of(*p)) for p in sorted(inner - verdicts.keys())]
+    verifier.prepare(verifier.unmeasured(p for p, _ in todo))
+
+    def more(done: int, total: int) -> None:
+        if progress:
+            progress(len(items) + done, len(items) + total)
+
+    judged = verifier.judge_many(todo, more if todo else None)
+    verdicts.update({p: v for (p, _), v in zip(todo, judged, strict=True)})
+    for members in parts:
         groups.extend(_complete(members, verdicts))
     return sorted(groups, key=lambda g: (-len(g), g[0])), verdicts
 

@@ -1016,6 +1016,8 @@ class Verifier:
                 results = list(ex.map(one, todo))
         else:
             results = [one(i) for i in todo]
+        if self.kept is not None:  # a share kept already is not written again
+            self.kept.prefetch_pictures(i for i, fp, _ in results if fp is not None)
         for i, fp, reason in results:
             self.prints[i] = fp
             if reason is not None:
@@ -1035,6 +1037,9 @@ class Verifier:
         fingerprinted image."""
         if ids is None:
             return {i: _content(fp) for i, fp in self.prints.items() if fp is not None}
+        ids = list(ids)
+        if self.kept is not None:
+            self.kept.prefetch_pictures(i for i in ids if self.prints.get(i) is None)
         out: dict[int, float] = {}
         for i in ids:
             fp = self.prints.get(i)
@@ -1084,6 +1089,10 @@ class Verifier:
 
     def _unjudged(self, pairs: list[tuple[tuple[int, int], float]]) -> list[int]:
         """Positions of the pairs that need measuring on the pixels."""
+        if self.kept is not None:
+            self.kept.prefetch(
+                (a, b, self._is_framed(a, b)) for (a, b), _ in pairs if (a, b) not in self._verdicts
+            )
         return [
             k
             for k, ((a, b), _) in enumerate(pairs)

@@ -384,20 +384,61 @@ class Catalog:
             )
 
     # -- pixel measures kept between groupings ---------------------------------------------
-    def pair_measures(self, version: str) -> dict[tuple[str, str, bool], str]:
+    def pair_measures(
+        self, version: str, keys: Sequence[tuple[str, str, bool]] | None = None
+    ) -> dict[tuple[str, str, bool], str]:
         """Pair signals measured by this ``version`` of the verifier, as JSON text, keyed
-        by the two pictures' content hashes (in the order compared) and the framing."""
-        cur = self._db.execute(
-            "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
-        )
-        return {(a, b, bool(f)): s for a, b, f, s in cur}
+        by the two pictures' content hashes (in the order compared) and the framing: of
+        ``keys`` only, or all. A few keys are looked up by the primary key, many in one
+        pass over the table (a lookup each costs more than reading the rows in order)."""
+        if keys is None:
+            cur = self._db.execute(
+                "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
+            )
+            return {(a, b, bool(f)): s for a, b, f, s in cur}
+        out: dict[tuple[str, str, bool], str] = {}
+        wanted = list(keys)
+        if len(wanted) > MEASURES_CHUNK:  # many: one pass over the table, keeping those
+            asked = set(wanted)
+            cur = self._db.execute(
+                "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
+            )
+            for a, b, f, s in cur:
+                if (key := (a, b, bool(f))) in asked:
+                    out[key] = s
+            return out
+        for start in range(0, len(wanted), MEASURES_CHUNK):
+            chunk = wanted[start : start + MEASURES_CHUNK]
+            values = ",".join("(?, ?, ?)" for _ in chunk)
+            cur = self._db.execute(
+                "SELECT a, b, framed, signals FROM pair_measures "
+                f"WHERE (a, b, framed) IN (VALUES {values}) AND version=?",
+                [v for a, b, f in chunk for v in (a, b, int(f))] + [version],
+            )
+            out.update({(a, b, bool(f)): s for a, b, f, s in cur})
+        return out
 
-    def picture_measures(self, version: str) -> dict[str, float]:
-        """Each measured picture's share of content (solid borders trimmed), by hash."""
-        cur = self._db.execute(
-            "SELECT sha256, content FROM picture_measures WHERE version=?", (version,)
-        )
-        return dict(cur.fetchall())
+    def picture_measures(
+        self, version: str, hashes: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """Each measured picture's share of content (solid borders trimmed), by hash: of
+        ``hashes`` only, or of all."""
+        if hashes is None:
+            cur = self._db.execute(
+                "SELECT sha256, content FROM picture_measures WHERE version=?", (version,)
+            )
+            return dict(cur.fetchall())
+        out: dict[str, float] = {}
+        wanted = list(hashes)
+        for start in range(0, len(wanted), 3 * MEASURES_CHUNK):
+            chunk = wanted[start : start + 3 * MEASURES_CHUNK]
+            cur = self._db.execute(
+                "SELECT sha256, content FROM picture_measures "
+                f"WHERE sha256 IN ({','.join('?' * len(chunk))}) AND version=?",
+                [*chunk, version],
+            )
+            out.update(dict(cur.fetchall()))
+        return out
 
     def keep_measures(
         self,
@@ -442,6 +483,10 @@ class Catalog:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot prune pixel measures in {self.path}: {exc}") from exc
         return int(gone)
+
+
+#: Pair keys looked up in one query (three parameters each; SQLite allows 32,766).
+MEASURES_CHUNK = 3000
 
 
 def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
