@@ -10,13 +10,14 @@ read."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from lookalike.collection import Collection
 from lookalike.errors import StoreError
-from lookalike.store import FileRow
+from lookalike.store import Catalog, FileRow
 
 #: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures: kept
 #: measures of another version are never reused (and are pruned).
@@ -61,23 +62,30 @@ class KeptMeasures:
         """Look up the kept signals of these pairs (``a`` compared with ``b``, framed or
         not) in the catalogue, those not looked up yet, in a few queries."""
         keys = {k for a, b, f in pairs if (k := self._pair_key(a, b, f)) is not None}
-        todo = sorted(keys - self._asked)
-        if not todo:
-            return
-        self._asked.update(todo)
-        if self._reuse:
-            with self._col.guard:
-                self._pairs.update(self._col.catalog.pair_measures(self.version, todo))
+        read = lambda cat, ks: cat.pair_measures(self.version, ks)  # noqa: E731
+        self._look_up(keys, self._asked, self._pairs, read)
 
     def prefetch_pictures(self, ids: Iterable[int]) -> None:
         """Look up the kept content shares of these images, those not looked up yet."""
-        todo = sorted({k for i in ids if (k := self.key(i)) is not None} - self._asked_pictures)
+        keys = {k for i in ids if (k := self.key(i)) is not None}
+        read = lambda cat, ks: cat.picture_measures(self.version, ks)  # noqa: E731
+        self._look_up(keys, self._asked_pictures, self._content, read)
+
+    def _look_up(
+        self,
+        keys: set[Any],
+        asked: set[Any],
+        into: dict[Any, Any],
+        read: Callable[[Catalog, list[Any]], dict[Any, Any]],
+    ) -> None:
+        """Read the keys not asked for yet from the catalogue (``read(catalog, keys)``)."""
+        todo = sorted(keys - asked)
         if not todo:
             return
-        self._asked_pictures.update(todo)
+        asked.update(todo)
         if self._reuse:
             with self._col.guard:
-                self._content.update(self._col.catalog.picture_measures(self.version, todo))
+                into.update(read(self._col.catalog, todo))
 
     def key(self, i: int) -> str | None:
         """Image ``i``'s content hash while its file is still the one indexed (same size
