@@ -34,10 +34,11 @@ def measures_version() -> str:
 
 
 class KeptMeasures:
-    """The kept measures of one collection for one grouping run: reads them once, hands
-    them out by file id, and keeps the run's new ones (:meth:`flush`, safe to call often
-    from one thread while others add). A catalogue that cannot be written costs the reuse
-    on later runs, never this run (``error`` says why)."""
+    """The kept measures of one collection for one grouping run: looks them up by key as
+    the run asks (:meth:`prefetch`), hands them out by file id, and keeps the run's new
+    ones (:meth:`flush`, safe to call often from one thread while others add). A
+    catalogue that cannot be written costs the reuse on later runs, never this run
+    (``error`` says why)."""
 
     def __init__(self, col: Collection, rows: dict[int, FileRow], *, reuse: bool = True) -> None:
         self._col = col

@@ -1031,12 +1031,9 @@ class Verifier:
         items = [(p, 0.0) for p in pairs]
         return {i for k in self._unjudged(items) for i in items[k][0]}
 
-    def content(self, ids: Iterable[int] | None = None) -> dict[int, float]:
-        """Each image's share of picture content (solid borders trimmed): of ``ids``
-        (from fingerprints or kept measures; one with neither is left out), or of every
-        fingerprinted image."""
-        if ids is None:
-            return {i: _content(fp) for i, fp in self.prints.items() if fp is not None}
+    def content(self, ids: Iterable[int]) -> dict[int, float]:
+        """These images' shares of picture content (solid borders trimmed), from their
+        fingerprints or kept measures (an image with neither is left out)."""
         ids = list(ids)
         if self.kept is not None:
             self.kept.prefetch_pictures(i for i in ids if self.prints.get(i) is None)
@@ -1065,8 +1062,10 @@ class Verifier:
         # pairs judged before or on kept measures cost microseconds: no thread for them
         out: list[Verdict | None] = [None] * len(pairs)
         todo = self._unjudged(pairs)
-        for k in sorted(set(range(len(pairs))) - set(todo)):
-            out[k] = one(pairs[k])
+        measuring = set(todo)
+        for k, item in enumerate(pairs):
+            if k not in measuring:
+                out[k] = one(item)
         done = len(pairs) - len(todo)
         if self.workers <= 1 or len(todo) < 64:
             for k in todo:

@@ -389,33 +389,27 @@ class Catalog:
     ) -> dict[tuple[str, str, bool], str]:
         """Pair signals measured by this ``version`` of the verifier, as JSON text, keyed
         by the two pictures' content hashes (in the order compared) and the framing: of
-        ``keys`` only, or all. A few keys are looked up by the primary key, many in one
-        pass over the table (a lookup each costs more than reading the rows in order)."""
-        if keys is None:
-            cur = self._db.execute(
-                "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
-            )
-            return {(a, b, bool(f)): s for a, b, f, s in cur}
-        out: dict[tuple[str, str, bool], str] = {}
-        wanted = list(keys)
-        if len(wanted) > MEASURES_CHUNK:  # many: one pass over the table, keeping those
-            asked = set(wanted)
-            cur = self._db.execute(
-                "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
-            )
-            for a, b, f, s in cur:
-                if (key := (a, b, bool(f))) in asked:
-                    out[key] = s
-            return out
-        for start in range(0, len(wanted), MEASURES_CHUNK):
-            chunk = wanted[start : start + MEASURES_CHUNK]
-            values = ",".join("(?, ?, ?)" for _ in chunk)
+        ``keys`` only, or all. Up to :data:`MEASURES_CHUNK` keys are looked up by the
+        primary key in one query; more in one pass over the table (a lookup each costs
+        more than reading the rows in order)."""
+        wanted = None if keys is None else list(keys)
+        if wanted is not None and len(wanted) <= MEASURES_CHUNK:
+            values = ",".join("(?, ?, ?)" for _ in wanted)
             cur = self._db.execute(
                 "SELECT a, b, framed, signals FROM pair_measures "
                 f"WHERE (a, b, framed) IN (VALUES {values}) AND version=?",
-                [v for a, b, f in chunk for v in (a, b, int(f))] + [version],
+                [v for a, b, f in wanted for v in (a, b, int(f))] + [version],
             )
-            out.update({(a, b, bool(f)): s for a, b, f, s in cur})
+            return {(a, b, bool(f)): s for a, b, f, s in cur}
+        asked = None if wanted is None else set(wanted)
+        cur = self._db.execute(
+            "SELECT a, b, framed, signals FROM pair_measures WHERE version=?", (version,)
+        )
+        out: dict[tuple[str, str, bool], str] = {}
+        for a, b, f, s in cur:
+            key = (a, b, bool(f))
+            if asked is None or key in asked:
+                out[key] = s
         return out
 
     def picture_measures(
@@ -485,7 +479,8 @@ class Catalog:
         return int(gone)
 
 
-#: Pair keys looked up in one query (three parameters each; SQLite allows 32,766).
+#: Pair keys looked up by primary key in one query (three parameters each; SQLite
+#: allows 32,766); more are read in one pass over the table.
 MEASURES_CHUNK = 3000
 
 
