@@ -577,3 +577,33 @@ def test_an_object_added_on_a_plain_background_is_no_copy(tmp_path: Path) -> Non
     padded = ImageOps.expand(product, border=40, fill=(255, 255, 255))
     v = _verdict(product, padded, tmp_path)
     assert v.same, v.reason
+
+
+def test_an_overlay_that_turns_hues_is_a_drawing_not_a_watermark(tmp_path: Path) -> None:
+    """A white watermark pales the colours it covers and keeps their hue; thin strokes
+    drawn in other colours over a pale wall are just as thin and one-way in grey, but
+    turn the hue: they are no overlay to excuse, and the pair is two pictures."""
+    from lookalike.datasets.variants import watermark
+    from lookalike.grouping.verify import _turn
+
+    rng = np.random.default_rng(4)
+    wall = np.clip(np.array([200, 235, 215]) + rng.normal(0, 3, (360, 480, 3)), 0, 255)
+    original = Image.fromarray(wall.astype(np.uint8))
+    ImageDraw.Draw(original).rectangle((40, 40, 200, 160), fill=(150, 200, 170))
+    drawn = original.copy()
+    pen = ImageDraw.Draw(drawn)
+    for k in range(14):  # a sketch in purple, one pixel thin, where the wall is pale
+        pen.line((300 + 6 * k, 220, 320 + 5 * k, 320), fill=(190, 110, 200), width=1)
+
+    marked = _verdict(original, watermark(original), tmp_path)
+    assert marked.same, marked.reason
+    assert marked.signals.turn <= 30.0
+    sketched = _verdict(original, drawn, tmp_path)
+    assert sketched.signals.sign >= 0.95 and sketched.signals.solid <= 0.4, sketched.reason
+    assert sketched.signals.turn > 30.0
+    assert not sketched.same and "hue turned" in sketched.reason
+
+    pale = np.array([[200.0, 235.0, 215.0]] * 6, np.float32)
+    assert _turn(pale, pale * 0.6 + 255 * 0.4) < 1.0  # paler, same hue
+    assert _turn(pale, pale[:, [2, 1, 0]] * 0 + [190, 110, 200]) > 90.0  # purple on green
+    assert _turn(pale, np.full_like(pale, 128)) == 0.0  # grey has no hue to turn

@@ -22,6 +22,9 @@ aligned overlap it measures:
 * ``tone``: how much brighter or darker the overlap is on the whole (the log ratio of
   the mean grey levels: a black version of a grey drawing, which the normalised grey
   levels cannot see);
+* ``sign``, ``solid`` and ``turn``: what the change in the most changed cell looks like
+  (one way or both, thin strokes or a solid shape, and how far it turned the hue of the
+  pixels it changed), which tells a watermark from an edit (:func:`_overlay`);
 * ``inliers`` and ``overlap`` of the alignment.
 
 Limits on these signals (one set for each kind of pair: :data:`KINDS`),
@@ -149,6 +152,7 @@ class PairSignals:
     tone: float = 0.0  # |log| of the ratio of mean grey levels
     patch: float = 0.0  # the largest difference in a small window (a 24th of the side)
     small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
+    turn: float = 0.0  # the most changed cell: mean hue turn of its changed pixels (deg)
 
     @property
     def same_framing(self) -> bool:
@@ -168,7 +172,7 @@ class PairSignals:
         d = asdict(self)
         d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone", "patch"):  # fmt: skip
+                  "chroma", "tone", "patch", "turn"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -263,17 +267,17 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch)
-Measured = tuple[float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn)
+Measured = tuple[float, float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0)
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone, patch) of two aligned
-    pictures over ``mask``; ``sign`` and ``solid`` describe the most changed cell
-    (:func:`_overlay`)."""
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn) of two
+    aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
+    changed cell (:func:`_overlay`)."""
     import cv2
 
     if mask.sum() < 16:
@@ -292,7 +296,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
     patch = _patch(diff, mask)
-    sign, solid = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0))
+    sign, solid, turn = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
@@ -307,11 +311,11 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn
 
 
 #: A geometric alignment this close is refined to sub-pixel accuracy before measuring.
@@ -421,17 +425,27 @@ def _chroma(ca: NDArray[np.float32], cb: NDArray[np.float32]) -> float:
     return float(np.abs(ca[ok] - cb[ok]).mean()) / scale
 
 
+#: Pixels whose colour (the opponent pair red - green, yellow - blue) is this far from
+#: grey in both pictures, in levels, count towards ``turn``; paler ones have no hue.
+HUED = 8.0
+
+
 def _overlay(
     moved: NDArray[np.float32],
     mask: NDArray[np.bool_],
     grid: int,
     cells: NDArray[np.float32],
-) -> tuple[float, float]:
+    a: NDArray[np.float32],
+    b: NDArray[np.float32],
+) -> tuple[float, float, float]:
     """What the change in the most changed cell looks like: ``sign``, the share of its
     changed pixels that moved the same way (a watermark only lightens, or only darkens;
-    a changed caption does both), and ``solid``, the share of them left after a 3 x 3
-    erosion (thin strokes of text or a logo vanish; an object pasted in stays). A cell
-    with too few changed pixels gives (0, 1): no overlay."""
+    a changed caption does both), ``solid``, the share of them left after a 3 x 3
+    erosion (thin strokes of text or a logo vanish; an object pasted in stays), and
+    ``turn``, the mean angle (degrees) by which their hue turned between ``a`` and ``b``
+    (RGB) where both have one: a white, grey or black overlay moves every pixel toward
+    one grey, which pales its colour but keeps its hue; a drawing in other colours turns
+    it. A cell with too few changed pixels gives (0, 1, 0): no overlay."""
     import cv2
 
     i, j = np.unravel_index(int(np.argmax(cells)), cells.shape)
@@ -442,10 +456,31 @@ def _overlay(
     changed = (np.abs(cell) > CHANGED) & inside
     n = int(changed.sum())
     if n < 5:
-        return 0.0, 1.0
+        return 0.0, 1.0, 0.0
     up = float((cell[changed] > 0).mean())
     kept = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
-    return max(up, 1.0 - up), float(kept.sum()) / n
+    return (
+        max(up, 1.0 - up),
+        float(kept.sum()) / n,
+        _turn(a[rows, cols][changed], b[rows, cols][changed]),
+    )
+
+
+def _turn(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> float:
+    """The mean angle (degrees) between the opponent colours (red - green, yellow -
+    blue) of the pixels ``pa`` and ``pb`` (n x 3 RGB) that have a hue in both (at least
+    :data:`HUED` from grey); 0 where under 5 have."""
+
+    def opponent(p: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.stack([p[:, 0] - p[:, 1], (p[:, 0] + p[:, 1]) / 2 - p[:, 2]], axis=1)
+
+    oa, ob = opponent(pa), opponent(pb)
+    na, nb = np.linalg.norm(oa, axis=1), np.linalg.norm(ob, axis=1)
+    hued = (na >= HUED) & (nb >= HUED)
+    if int(hued.sum()) < 5:
+        return 0.0
+    cos = (oa[hued] * ob[hued]).sum(axis=1) / (na[hued] * nb[hued])
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
 
 
 def _weighted_median(values: NDArray[np.float32], weights: NDArray[np.float32]) -> float:
@@ -538,11 +573,13 @@ def compare(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
         )  # fmt: skip
-    (d, loc, fine, col, sign, solid, chroma, tone, patch), name, inliers, overlap, angle = best
+    (d, loc, fine, col, sign, solid, chroma, tone, patch, turn), name, inliers, overlap, angle = (
+        best
+    )
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small,
+        patch, small, turn,
     )  # fmt: skip
 
 
@@ -828,12 +865,16 @@ class Rule:
     #: An alignment must cover at least this share of the larger picture (a crop that
     #: leaves out where two pictures differ proves nothing); None: no limit.
     overlap: float | None = None
+    #: An overlay excused may turn the hue of the pixels it changes by at most this many
+    #: degrees on average (a white, grey or black watermark turns none); None: no limit.
+    turn: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
         if self.sign is None or self.solid is None or s.small:
             return False
-        return s.sign >= self.sign and s.solid <= self.solid
+        hue_kept = self.turn is None or s.turn <= self.turn
+        return s.sign >= self.sign and s.solid <= self.solid and hue_kept
 
     def regional(self, s: PairSignals) -> bool:
         """Whether a region or a detail of the pair differs beyond the limits."""
@@ -866,7 +907,8 @@ class Rule:
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:
-            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f})")
+            turned = f", hue turned {s.turn:.0f} degrees" if self.turn is not None else ""
+            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f}{turned})")
         return out
 
 

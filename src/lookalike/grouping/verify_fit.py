@@ -49,6 +49,11 @@ BETA = 0.5
 #: every rejected watermark had sign >= 0.86 (all but one 1.0) and solid <= 0.38, every
 #: pasted object solid >= 0.42, and every changed caption sign <= 0.56.
 OVERLAY = (0.95, 0.4)
+#: ... and the hue it may turn (mean degrees, :attr:`PairSignals.turn`): on the calibration
+#: half, no excused copy turned it by more than 11.4 (a white watermark pales colours and
+#: keeps their hue), while a disc drawn in other colours over a pale wall turned it by
+#: 106 to 116; 30 leaves room for coding noise.
+TURN = 30.0
 
 #: How far beyond the calibration copies a limit the fit left open is set (see
 #: :func:`fit_rule`).
@@ -83,7 +88,10 @@ def fit_rule(
         signs = np.asarray([s.sign for s in signals])
         solids = np.asarray([s.solid for s in signals])
         small = np.asarray([s.small for s in signals])
-        excused = (signs >= overlay[0]) & (solids <= overlay[1]) & ~small  # as Rule.overlay
+        hue_kept = np.asarray([s.turn for s in signals]) <= TURN
+        excused = (
+            (signs >= overlay[0]) & (solids <= overlay[1]) & hue_kept & ~small
+        )  # as Rule.overlay
     n_true = max(1, int(y.sum()))
 
     def key(ok: np.ndarray) -> tuple[tuple[int, float, int], int, int]:
@@ -174,6 +182,7 @@ def fit_rule(
         tone=None if lim["tone"] >= 9.0 else lim["tone"],
         patch=None if lim["patch"] >= 9.0 else lim["patch"],
         focus=None if lim["focus"] >= 999.0 else lim["focus"],
+        turn=TURN if overlay is not None else None,
     )
     figures = {
         "pairs": len(y),
