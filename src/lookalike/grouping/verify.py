@@ -128,12 +128,8 @@ class Fingerprint:
 #: The signals of a region or detail, which a thin overlay may excuse.
 REGIONAL = ("local", "fine", "patch", "focus")
 #: A mean difference below this is as small as coding noise makes it: a picture that
-#: differs less is not counted as more focused on its most changed window. At 0.02 an
-#: object blended into an otherwise untouched picture (difference 0.01) read as half as
-#: focused as it is and passed; 0.015 groups the calibration half exactly as 0.02 did
-#: and refused 2 more of 102 objects blended into its pictures with other donors (0.01
-#: cost recall there: copies re-saved losslessly differ by less).
-FOCUS_FLOOR = 0.015
+#: differs less is not counted as more focused on its most changed window.
+FOCUS_FLOOR = 0.02
 
 
 @dataclass(frozen=True)
