@@ -607,3 +607,33 @@ def test_an_overlay_that_turns_hues_is_a_drawing_not_a_watermark(tmp_path: Path)
     assert _turn(pale, pale * 0.6 + 255 * 0.4) < 1.0  # paler, same hue
     assert _turn(pale, pale[:, [2, 1, 0]] * 0 + [190, 110, 200]) > 90.0  # purple on green
     assert _turn(pale, np.full_like(pale, 128)) == 0.0  # grey has no hue to turn
+
+
+def test_rules_fitted_before_are_scored_on_both_halves_without_a_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate-groups --set hard --rules shipped`` groups both halves with the shipped
+    rules and scores them; a rules file that cannot be read fails before any work."""
+    names = [f"scene-{k}" for k in range(12)]
+    chosen = [n for n in names if split_of("made", n) == "calibration"][:2]
+    chosen += [n for n in names if split_of("made", n) == "validation"][:2]
+
+    def source() -> Iterator[Picture]:
+        for name in chosen:
+            yield Picture("made", name, scene("shapes", int(name.split("-")[1])).resize((320, 240)))
+
+    folder = tmp_path / "set"
+    build_duplicate_set(folder, {"made": source})
+    assert main(["evaluate-groups", "--set", "hard", "--out", str(folder), "--rules", "shipped",
+                 "--json", "-q"]) == 0  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert "fit" not in data and data["rules"] == load_rules().to_dict()
+    for half in ("calibration", "validation"):
+        assert data[half]["true_pairs"] > 0
+        assert data[half]["recall"] > 0.5 and data[half]["precision"] > 0.5
+    assert data["unverified"]["true_pairs"] == data["validation"]["true_pairs"]
+
+    missing = tmp_path / "none.json"
+    assert main(["evaluate-groups", "--set", "hard", "--out", str(folder),
+                 "--rules", str(missing)]) != 0  # fmt: skip
+    assert "cannot read the verifier's rules" in capsys.readouterr().err

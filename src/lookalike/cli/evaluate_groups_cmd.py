@@ -3,7 +3,8 @@
 ``--set sample`` (the default) sweeps cosine thresholds on the scikit-image photos and
 their copies. ``--set hard`` builds the calibration set (photos, wallpapers, clothing
 items and icons; copies and hard negatives), fits the pixel verifier on its calibration
-half and reports the validation half.
+half and reports the validation half; with ``--rules`` it fits nothing and scores both
+halves with rules fitted before (``--rules shipped``: the ones lookalike ships).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
 from lookalike.config import cache_dir
 
 if TYPE_CHECKING:
-    from lookalike.grouping.calibration import Calibration, TierScores
+    from lookalike.grouping.calibration import Calibration, RulesCheck, TierScores
 
 
 def print_tier(title: str, scores: TierScores) -> None:
@@ -54,11 +55,7 @@ def print_tier(title: str, scores: TierScores) -> None:
 def print_calibration(c: Calibration) -> None:
     """The fitted verifier and the validation half's figures."""
     r = c.rules
-    out.print(
-        f"[bold]{c.encoder} ({c.pooling or '-'})[/]: candidates at cosine ≥ {c.gate:.2f}; "
-        f"verifier fitted on {c.candidates:,} calibration pairs",
-        highlight=False,
-    )
+    _print_header(c.check, f"verifier fitted on {c.candidates:,} calibration pairs")
     label = {"tiny": "tiny pictures", "small": "small pictures", "framed": "same framing",
              "regular": "realigned" if r.framed else "regular pictures"}  # fmt: skip
     for name, rule in r.named().items():
@@ -67,9 +64,26 @@ def print_calibration(c: Calibration) -> None:
             f"fine ≤ {rule.fine:.2f}, colour ≤ {rule.colour:.2f}  (fit: {c.fit[name]})",
             highlight=False,
         )
+    _print_halves(c.check, "calibration half, verified (fitted here)")
+
+
+def print_check(c: RulesCheck, source: str) -> None:
+    """Both halves' figures with rules fitted before."""
+    _print_header(c, f"rules: {source} (nothing fitted here)")
+    _print_halves(c, "calibration half, verified")
+
+
+def _print_header(c: RulesCheck, rules: str) -> None:
+    out.print(
+        f"[bold]{c.encoder} ({c.pooling or '-'})[/]: candidates at cosine ≥ {c.gate:.2f}; {rules}",
+        highlight=False,
+    )
+
+
+def _print_halves(c: RulesCheck, calibration_title: str) -> None:
     print_tier("validation half, verified", c.validation)
     print_tier(f"validation half, cosine ≥ {c.unverified_threshold:.2f} only", c.unverified)
-    print_tier("calibration half, verified (fitted here)", c.fitted)
+    print_tier(calibration_title, c.calibration)
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +108,13 @@ def register(app: typer.Typer) -> None:
         save_rules: Annotated[
             Path | None, typer.Option(help="hard: write the fitted verifier rules here.")
         ] = None,
+        rules: Annotated[
+            str | None,
+            typer.Option(
+                help="hard: fit nothing; score both halves with these rules (a file saved "
+                "by --save-rules, or 'shipped')."
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         verify: Annotated[
             bool, typer.Option(help="sample: verify pairs on the pixels (--no-verify: cosine).")
@@ -107,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
         if which == "hard":
             _hard(out_dir or cache_dir() / "sets" / "near-duplicates-hard", model, pooling,
-                  save_rules, as_json)  # fmt: skip
+                  save_rules, as_json, rules)  # fmt: skip
             return
         if which != "sample":
             raise typer.BadParameter("use sample or hard", param_hint="--set")
@@ -146,12 +167,23 @@ def register(app: typer.Typer) -> None:
 
 
 def _hard(
-    folder: Path, model: str, pooling: str | None, rules_out: Path | None, as_json: bool
+    folder: Path,
+    model: str,
+    pooling: str | None,
+    rules_out: Path | None,
+    as_json: bool,
+    rules_in: str | None = None,
 ) -> None:
     from lookalike.datasets.duplicate_set import build_duplicate_set, load_duplicate_set
     from lookalike.datasets.duplicate_sources import SOURCES
-    from lookalike.grouping.calibration import calibrate
-    from lookalike.grouping.verify_fit import save_rules
+    from lookalike.grouping.calibration import calibrate, check_rules
+    from lookalike.grouping.verify_fit import load_rules, save_rules
+
+    if rules_in is not None and rules_out is not None:
+        raise typer.BadParameter("--rules fits nothing to save", param_hint="--save-rules")
+    given = None
+    if rules_in is not None:  # read first: a wrong path fails before any work
+        given = load_rules(None if rules_in == "shipped" else rules_in)
 
     truth = load_duplicate_set(folder)
     if truth is None:
@@ -164,6 +196,14 @@ def _hard(
             f"{len(truth.negatives):,} labelled hard negatives",
             highlight=False,
         )
+    if given is not None:
+        with index_progress(enabled=not as_json) as tick:
+            check = check_rules(truth, given, model=model, pooling=pooling, progress=tick)
+        if as_json:
+            print(json.dumps(check.to_dict(), indent=2))
+        else:
+            print_check(check, rules_in or "")
+        return
     with index_progress(enabled=not as_json) as tick:
         result = calibrate(truth, model=model, pooling=pooling, progress=tick)
     if rules_out:

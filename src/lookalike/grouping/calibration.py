@@ -21,6 +21,7 @@ from lookalike.grouping.duplicates import (
     default_thresholds,
     find_duplicates,
     tiny_ids,
+    verify_gate,
 )
 from lookalike.grouping.evaluate import PairScores, near_groups, pairs_of
 from lookalike.grouping.neighbours import knn_graph, pair_cosine
@@ -159,19 +160,23 @@ class Calibration:
     unverified: TierScores  # the validation half at today's cosine threshold, no verifier
     unverified_threshold: float
 
+    @property
+    def check(self) -> RulesCheck:
+        """The fitted rules' figures on both halves, as :func:`check_rules` gives them."""
+        return RulesCheck(
+            self.encoder,
+            self.pooling,
+            self.gate,
+            self.rules,
+            self.fitted,
+            self.validation,
+            self.unverified,
+            self.unverified_threshold,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return {
-            "encoder": self.encoder,
-            "pooling": self.pooling,
-            "gate": self.gate,
-            "rules": self.rules.to_dict(),
-            "fit": self.fit,
-            "candidates": self.candidates,
-            "calibration": self.fitted.to_dict(),
-            "validation": self.validation.to_dict(),
-            "unverified": {"threshold": self.unverified_threshold, **self.unverified.to_dict()},
-        }
+        """Plain data: :meth:`RulesCheck.to_dict` and the fit."""
+        return {**self.check.to_dict(), "fit": self.fit, "candidates": self.candidates}
 
 
 def calibrate(
@@ -246,3 +251,66 @@ def calibrate(
     finally:
         for col in cols.values():
             col.close()
+
+
+@dataclass(frozen=True)
+class RulesCheck:
+    """Both halves of the set grouped with rules fitted before (the shipped ones, say),
+    nothing fitted: a check of what ships, quick where the halves' pixel measures are
+    kept from an earlier run."""
+
+    encoder: str
+    pooling: str | None
+    gate: float  # candidate cosine (the shipped gate of the encoder)
+    rules: Rules
+    calibration: TierScores
+    validation: TierScores
+    unverified: TierScores  # the validation half at today's cosine threshold, no verifier
+    unverified_threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, in the shape of :meth:`Calibration.to_dict` less the fit."""
+        return {
+            "encoder": self.encoder,
+            "pooling": self.pooling,
+            "gate": self.gate,
+            "rules": self.rules.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "validation": self.validation.to_dict(),
+            "unverified": {"threshold": self.unverified_threshold, **self.unverified.to_dict()},
+        }
+
+
+def check_rules(
+    truth: DuplicateSet,
+    rules: Rules,
+    *,
+    model: str = DEFAULT_ENCODER,
+    pooling: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> RulesCheck:
+    """Group both halves of ``truth`` with ``rules`` at the encoder's shipped candidate
+    gate and score them (each half's pixel measures are kept and reused, as any grouping
+    keeps them)."""
+    halves = {s: truth.half(s) for s in SPLITS}
+    scores: dict[str, TierScores] = {}
+    for split, half in halves.items():
+        with Collection.open(half.root) as col:
+            col.index(model=model, pooling=pooling, progress=progress)
+            report = find_duplicates(col, model=model, pooling=pooling, verifier=rules)
+            scores[split] = score_near_tier(report, half)
+    with Collection.open(halves["validation"].root) as col:
+        table = col.vectors(model=model, pooling=pooling)
+        base = default_thresholds(table.encoder, table.pooling).near
+        plain = find_duplicates(col, model=model, pooling=pooling, threshold=base, verify=False)
+        unverified = score_near_tier(plain, halves["validation"])
+    return RulesCheck(
+        table.encoder,
+        table.pooling,
+        verify_gate(table.encoder, table.pooling),
+        rules,
+        scores["calibration"],
+        scores["validation"],
+        unverified,
+        base,
+    )
