@@ -637,3 +637,20 @@ def test_rules_fitted_before_are_scored_on_both_halves_without_a_fit(
     assert main(["evaluate-groups", "--set", "hard", "--out", str(folder),
                  "--rules", str(missing)]) != 0  # fmt: skip
     assert "cannot read the verifier's rules" in capsys.readouterr().err
+
+
+def test_a_recolouring_turns_the_hue_of_every_coloured_pixel(tmp_path: Path) -> None:
+    """``hue``: a recolouring turns the hue of the whole picture alike (here by 120
+    degrees), a colour grade by a few degrees, and a grey picture has no hue to turn."""
+    from lookalike.grouping.verify import _hue
+
+    original = flag(3)
+    turned = _verdict(original, hue_shift(original), tmp_path)
+    assert turned.signals.hue > 90.0
+    assert not turned.same and "hues turned" in turned.reason
+    graded = _verdict(original, ALTERATIONS["colour-grade"](original), tmp_path)
+    assert graded.signals.hue < 15.0 and graded.same, graded.reason
+    grey = np.full((400, 3), 128.0, np.float32)
+    assert _hue(grey, grey[:, ::-1] + 10) == 0.0
+    pale = np.array([[200.0, 235.0, 215.0]] * 400, np.float32)
+    assert _hue(pale, pale[:, [1, 0, 2]]) > 90.0  # green to orange

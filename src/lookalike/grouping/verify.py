@@ -17,6 +17,8 @@ aligned overlap it measures:
   resampling) spread over all of it;
 * ``colour``: the chromaticity difference (colour with brightness divided out) of the
   cells, once the shift common to all cells is taken out (a recolouring, not a grade);
+* ``hue``: the median angle by which the hue of the overlap's coloured pixels turned (a
+  recolouring turns them all alike, which the cells' ``colour`` takes out as a grade);
 * ``chroma``: how much more or less colourful the cells are (a black-and-white or flat
   version of a colour drawing, whose dark cells ``colour`` cannot weigh);
 * ``tone``: how much brighter or darker the overlap is on the whole (the log ratio of
@@ -153,6 +155,7 @@ class PairSignals:
     patch: float = 0.0  # the largest difference in a small window (a 24th of the side)
     small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
     turn: float = 0.0  # the most changed cell: mean hue turn of its changed pixels (deg)
+    hue: float = 0.0  # the whole overlap: median hue turn of its coloured pixels (degrees)
 
     @property
     def same_framing(self) -> bool:
@@ -172,7 +175,7 @@ class PairSignals:
         d = asdict(self)
         d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone", "patch", "turn"):  # fmt: skip
+                  "chroma", "tone", "patch", "turn", "hue"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -267,16 +270,16 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn)
-Measured = tuple[float, float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue)
+Measured = tuple[float, float, float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 180.0)
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn) of two
-    aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue) of
+    two aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
     changed cell (:func:`_overlay`)."""
     import cv2
 
@@ -300,6 +303,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
+    hue = _hue(a[::2, ::2][mask[::2, ::2]], b[::2, ::2][mask[::2, ::2]])
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
@@ -311,11 +315,11 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, hue
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue
 
 
 #: A geometric alignment this close is refined to sub-pixel accuracy before measuring.
@@ -466,10 +470,10 @@ def _overlay(
     )
 
 
-def _turn(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> float:
-    """The mean angle (degrees) between the opponent colours (red - green, yellow -
-    blue) of the pixels ``pa`` and ``pb`` (n x 3 RGB) that have a hue in both (at least
-    :data:`HUED` from grey); 0 where under 5 have."""
+def _turns(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The angles (degrees) between the opponent colours (red - green, yellow - blue) of
+    the pixels ``pa`` and ``pb`` (n x 3 RGB) that have a hue in both (at least
+    :data:`HUED` from grey)."""
 
     def opponent(p: NDArray[np.float32]) -> NDArray[np.float32]:
         return np.stack([p[:, 0] - p[:, 1], (p[:, 0] + p[:, 1]) / 2 - p[:, 2]], axis=1)
@@ -477,10 +481,30 @@ def _turn(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> float:
     oa, ob = opponent(pa), opponent(pb)
     na, nb = np.linalg.norm(oa, axis=1), np.linalg.norm(ob, axis=1)
     hued = (na >= HUED) & (nb >= HUED)
-    if int(hued.sum()) < 5:
-        return 0.0
     cos = (oa[hued] * ob[hued]).sum(axis=1) / (na[hued] * nb[hued])
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _turn(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> float:
+    """The mean of :func:`_turns` (few changed pixels: each counts); 0 where under 5
+    pixels have a hue in both."""
+    angles = _turns(pa, pb)
+    return float(angles.mean()) if len(angles) >= 5 else 0.0
+
+
+#: The share of the pixels that must have a hue in both pictures for ``hue`` to count.
+HUED_SHARE = 0.05
+
+
+def _hue(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> float:
+    """The median of :func:`_turns` over a picture's pixels (every other row and column
+    is plenty: a recolouring turns them all alike, a colour grade a little, and the
+    median ignores the few that coding noise turns); 0 where under :data:`HUED_SHARE`
+    of them (or under 20) have a hue in both: a grey picture has none to turn."""
+    angles = _turns(pa, pb)
+    if len(angles) < max(20, HUED_SHARE * len(pa)):
+        return 0.0
+    return float(np.median(angles))
 
 
 def _weighted_median(values: NDArray[np.float32], weights: NDArray[np.float32]) -> float:
@@ -571,15 +595,14 @@ def compare(
     if best is None:
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
-            chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8],
+            chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_MATCH[10],
         )  # fmt: skip
-    (d, loc, fine, col, sign, solid, chroma, tone, patch, turn), name, inliers, overlap, angle = (
-        best
-    )
+    measured, name, inliers, overlap, angle = best
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, hue = measured
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small, turn,
+        patch, small, turn, hue,
     )  # fmt: skip
 
 
@@ -868,6 +891,9 @@ class Rule:
     #: An overlay excused may turn the hue of the pixels it changes by at most this many
     #: degrees on average (a white, grey or black watermark turns none); None: no limit.
     turn: float | None = None
+    #: The overlap's hue may turn by at most this many degrees (median; a colour grade
+    #: turns it a little, a recolouring a lot); None: no limit.
+    hue: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
@@ -900,6 +926,7 @@ class Rule:
             ("patch", s.patch, self.patch, "a small patch differs"),
             ("focus", s.focus, self.focus, "one spot differs, the rest not"),
             ("chroma", s.chroma, self.chroma, "colourfulness differs"),
+            ("hue", s.hue, self.hue, "hues turned"),
             ("tone", s.tone, self.tone, "brightness differs"),
         ):
             if limit is not None and value > limit and not (name in REGIONAL and excused):

@@ -36,6 +36,7 @@ STEPS = {
     "tone": np.round([*np.arange(0.05, 0.501, 0.025), 9.0], 3),
     "patch": np.round([*np.arange(0.3, 3.01, 0.1), 9.0], 2),
     "focus": np.round([*np.arange(10, 101, 5), 999.0], 0),
+    "hue": np.round([*np.arange(20, 181, 5), 999.0], 0),
 }
 
 
@@ -117,13 +118,14 @@ def fit_rule(
             & (values["chroma"] <= lim["chroma"])
             & (values["overlap"] >= lim["overlap"])
             & (values["tone"] <= lim["tone"])
+            & (values["hue"] <= lim["hue"])
         )
 
     def f_score(ok: np.ndarray) -> tuple[int, float, int]:
         k = key(ok)[0]
         return (0, k[1], k[2]) if k[0] == 1 else k  # the F-score alone
 
-    free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0, "patch": 9.0, "focus": 999.0}
+    free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0, "patch": 9.0, "focus": 999.0, "hue": 999.0}
     starts: dict[str, tuple[tuple[int, float, int], Limits]] = {}
     for d in GRID["difference"]:
         a1 = aligned & (values["difference"] <= d)
@@ -183,6 +185,7 @@ def fit_rule(
         patch=None if lim["patch"] >= 9.0 else lim["patch"],
         focus=None if lim["focus"] >= 999.0 else lim["focus"],
         turn=TURN if overlay is not None else None,
+        hue=None if lim["hue"] >= 999.0 else lim["hue"],
     )
     figures = {
         "pairs": len(y),
