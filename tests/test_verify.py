@@ -235,10 +235,13 @@ def test_a_later_grouping_judges_the_measures_kept_by_an_earlier_one(near_pair: 
     """The second run measures nothing on the pixels and groups exactly as the first;
     --remeasure measures every pair again."""
     with Collection.open(near_pair) as col:
+        assert col.info().measures_kept == 0
         first = find_duplicates(col)
+        kept = col.info().measures_kept
         second = find_duplicates(col)
         again = find_duplicates(col, reuse=False)
     assert first.measured > 0 and first.reused == 0
+    assert kept == first.measured  # `lookalike info` says how many
     assert second.measured == 0 and second.reused == first.measured
     assert _tiers(second) == _tiers(first)
     reasons = [sorted(v.reason for v in g.verdicts.values()) for g in first.groups]

@@ -207,6 +207,8 @@ class CollectionInfo:
     ok: int
     skipped: list[Skipped]
     vector_sets: list[VectorSetInfo] = field(default_factory=list)
+    #: Pairs whose pixel measures a grouping kept (a later one judges them again on them).
+    measures_kept: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` and the API."""
@@ -217,6 +219,7 @@ class CollectionInfo:
             "images": self.ok,
             "vector_sets": [s.to_dict() for s in self.vector_sets],
             "skipped": [s.to_dict() for s in self.skipped],
+            "measures_kept": self.measures_kept,
         }
 
 

@@ -69,6 +69,12 @@ def register(app: typer.Typer) -> None:
         out.print(table)
         for line in details:
             out.print(escape(line), highlight=False)
+        if info.measures_kept:
+            out.print(
+                f"pixel measures of {info.measures_kept:,} pairs kept: a later grouping judges "
+                "those pairs without measuring them again",
+                highlight=False,
+            )
         for s in info.skipped:
             out.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False)
 

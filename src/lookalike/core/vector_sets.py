@@ -91,4 +91,5 @@ def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
         ok=counts.get("ok", 0),
         skipped=[Skipped(p, r) for p, r in catalog.skipped()],
         vector_sets=sets,
+        measures_kept=catalog.measures_kept(),
     )
