@@ -270,17 +270,22 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue)
-Measured = tuple[float, float, float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 180.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn)
+Measured = tuple[float, float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0)
+#: ``hue`` where nothing could be measured.
+NO_HUE = 180.0
+#: Two aligned pictures and the mask they were measured over.
+Overlap = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue) of
-    two aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
-    changed cell (:func:`_overlay`)."""
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn) of two
+    aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
+    changed cell (:func:`_overlay`). ``hue`` is measured apart (:func:`_hue_over`), once,
+    on the alignment a pair keeps."""
     import cv2
 
     if mask.sum() < 16:
@@ -303,7 +308,6 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
-    hue = _hue(a[::2, ::2][mask[::2, ::2]], b[::2, ::2][mask[::2, ::2]])
     # Chromaticity of each cell's mean colour (stable under noise), weighted by how
     # bright the cell is in both pictures (the colour of a black cell means nothing).
     # A colour grade shifts every cell's chromaticity alike; a recolouring shifts regions
@@ -315,39 +319,53 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, hue
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, hue
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn
+
+
+def _hue_over(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+    """``hue`` of two aligned pictures over ``mask`` (:func:`_hue` on every other row and
+    column); :data:`NO_HUE` where :func:`_measure` could measure nothing."""
+    if mask.sum() < 16:
+        return NO_HUE
+    half = (slice(None, None, 2), slice(None, None, 2))
+    if mask.all():
+        return _hue(a[half].reshape(-1, 3), b[half].reshape(-1, 3))
+    return _hue(a[half][mask[half]], b[half][mask[half]])
 
 
 #: A geometric alignment this close is refined to sub-pixel accuracy before measuring.
 REFINE_BELOW = 0.3
 
 
-def _refined(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
+def _refined(
+    a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]
+) -> tuple[Measured, Overlap]:
     """Measure a pair aligned by a crop, features or a turn; where it is close already,
     first let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel:
     a crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
-    picture that reads as a detail that differs), and keep the better measurement."""
+    picture that reads as a detail that differs), and keep the better measurement, with
+    the overlap it measured."""
     import cv2
 
     got = _measure(a, b, mask)
     if got[0] > REFINE_BELOW or min(mask.shape) < 24:
-        return got
+        return got, (a, b, mask)
     warp = _ecc(grey(a), grey(b), mask)
     if warp is None:  # no convergence: keep the alignment as found
-        return got
+        return got, (a, b, mask)
     h, w = a.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     moved = cv2.warpAffine(b, warp, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
     cover = cv2.warpAffine(mask.astype(np.uint8), warp, (w, h), flags=flags) > 0
     cover = cv2.erode(cover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if cover.sum() < 0.8 * mask.sum():
-        return got
+        return got, (a, b, mask)
     again = _measure(a, moved, cover)
-    return again if again[0] < got[0] else got
+    return (again, (a, moved, cover)) if again[0] < got[0] else (got, (a, b, mask))
 
 
 def _ecc(
@@ -475,13 +493,15 @@ def _turns(pa: NDArray[np.float32], pb: NDArray[np.float32]) -> NDArray[np.float
     the pixels ``pa`` and ``pb`` (n x 3 RGB) that have a hue in both (at least
     :data:`HUED` from grey)."""
 
-    def opponent(p: NDArray[np.float32]) -> NDArray[np.float32]:
-        return np.stack([p[:, 0] - p[:, 1], (p[:, 0] + p[:, 1]) / 2 - p[:, 2]], axis=1)
+    def opponent(p: NDArray[np.float32]) -> tuple[NDArray[np.float32], ...]:
+        red, green, blue = p[:, 0], p[:, 1], p[:, 2]
+        x, y = red - green, (red + green) / 2 - blue
+        return x, y, np.sqrt(x * x + y * y)  # one channel at a time: 6x quicker
 
-    oa, ob = opponent(pa), opponent(pb)
-    na, nb = np.linalg.norm(oa, axis=1), np.linalg.norm(ob, axis=1)
+    xa, ya, na = opponent(pa)
+    xb, yb, nb = opponent(pb)
     hued = (na >= HUED) & (nb >= HUED)
-    cos = (oa[hued] * ob[hued]).sum(axis=1) / (na[hued] * nb[hued])
+    cos = (xa[hued] * xb[hued] + ya[hued] * yb[hued]) / (na[hued] * nb[hued])
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
@@ -562,7 +582,7 @@ def compare(
                     same = (d, a, cand, name)
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
-        best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0)
+        best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0, (same[1], same[2], whole))
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0][0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
@@ -583,9 +603,9 @@ def compare(
             cover = cv2.warpAffine(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
-            got = _refined(a, warped, cover)
+            got, seen = _refined(a, warped, cover)
             if best is None or got[0] < best[0][0]:
-                best = (got, "features", inliers, float(cover.mean()), 0.0)
+                best = (got, "features", inliers, float(cover.mean()), 0.0, seen)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
@@ -595,10 +615,11 @@ def compare(
     if best is None:
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
-            chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_MATCH[10],
+            chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
         )  # fmt: skip
-    measured, name, inliers, overlap, angle = best
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, hue = measured
+    measured, name, inliers, overlap, angle, seen = best
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn = measured
+    hue = _hue_over(*seen)  # on the alignment kept only
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
@@ -606,8 +627,8 @@ def compare(
     )  # fmt: skip
 
 
-#: (measured, how aligned, feature inliers, overlap, angle turned)
-Aligned = tuple[Measured, str, int, float, float]
+#: (measured, how aligned, feature inliers, overlap, angle turned, what was measured)
+Aligned = tuple[Measured, str, int, float, float, Overlap]
 
 #: Small rotations tried when nothing else aligns a pair of the same shape (degrees):
 #: a picture straightened or tilted by hand, where smooth or repetitive content gives
@@ -679,7 +700,8 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
-    return _refined(a, turned, cover), "rotated", 0, float(cover.mean()), angle
+    measured, seen = _refined(a, turned, cover)
+    return measured, "rotated", 0, float(cover.mean()), angle, seen
 
 
 def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
@@ -724,7 +746,8 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     hw, ww = rgb[whole].shape[:2]
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
-    return _refined(region, scaled, np.ones((h, w), bool)), "slid", 0, overlap, 0.0
+    measured, seen = _refined(region, scaled, np.ones((h, w), bool))
+    return measured, "slid", 0, overlap, 0.0, seen
 
 
 def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -796,7 +819,8 @@ def _untrimmed(
     region = whole.full[r0:r1, c0:c1]
     part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
     overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
-    return _refined(region, part, np.ones(part.shape[:2], bool)), "slid", 0, overlap, 0.0
+    measured, seen = _refined(region, part, np.ones(part.shape[:2], bool))
+    return measured, "slid", 0, overlap, 0.0, seen
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
