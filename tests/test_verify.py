@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from imagegen import scene, variant
 from lookalike import Collection
 from lookalike.cli.main import main
 from lookalike.datasets.alterations import ALTERATIONS, blend_object, hue_shift
-from lookalike.datasets.duplicate_set import Picture, build_duplicate_set, split_of
+from lookalike.datasets.duplicate_set import BLENDS, Picture, build_duplicate_set, split_of
 from lookalike.grouping import find_duplicates
 from lookalike.grouping.verify import PairSignals, compare, fingerprint, judge_pair, signals_text
 from lookalike.grouping.verify_fit import load_rules
@@ -294,7 +295,11 @@ def test_calibration_split_is_deterministic(tmp_path: Path) -> None:
     assert first.split == second.split and first.groups == second.groups
     assert len(first.groups) == 4 and all(len(g) == 1 + len(ALTERATIONS) for g in first.groups)
     kinds = {k for _, _, k in first.negatives}
-    assert {"hue-shift", "pasted-object", "caption"} <= kinds
+    assert {"hue-shift", "pasted-object", "caption", "blended-object"} <= kinds
+    # blended objects from each of the last few pictures, as files of their own
+    blended = Counter(a for a, _, k in first.negatives if k == "blended-object")
+    assert max(blended.values()) == BLENDS > 1
+    assert len({b for _, b, k in first.negatives if k == "blended-object"}) == blended.total()
     for rel in first.split:
         assert (tmp_path / "a" / rel).is_file()
     assert (tmp_path / "a" / "truth.json").is_file()

@@ -34,7 +34,9 @@ from lookalike.errors import LookalikeError
 from lookalike.store.atomic import write_bytes_atomic
 
 #: Bumped whenever the recipe changes what is written.
-RECIPE = 6
+RECIPE = 7
+#: Blended objects per picture of ordinary size, each cut from another earlier picture.
+BLENDS = 3
 SPLITS = ("calibration", "validation")
 #: Long side of the large pictures (wallpapers are 1280 to 4096 px; photos stay as shipped).
 LARGE_SIDE = 1920
@@ -148,7 +150,7 @@ def build_duplicate_set(
     (also written to ``out/truth.json``). Files already there are kept."""
     root = Path(out)
     truth = DuplicateSet(root=root, recipe=RECIPE)
-    donor: Image.Image | None = None
+    donors: list[Image.Image] = []  # earlier pictures of ordinary size, latest first
 
     def write(rel: str, im: Image.Image, tiny: bool, alteration: str | None = None) -> str:
         data, ext = _encode(im, tiny, alteration)
@@ -182,12 +184,16 @@ def build_duplicate_set(
             if not pic.tiny:
                 if _colourful(pic.image):  # a grey picture in another hue is the same
                     negatives.append(("hue-shift", hue_shift(pic.image), "hue-shift"))
-                pasted = paste_object(pic.image, donor) if donor is not None else None
+                pasted = paste_object(pic.image, donors[0]) if donors else None
                 if pasted is not None and _visible(pic.image, pasted):
                     negatives.append(("pasted-object", pasted, "pasted-object"))
-                blended = blend_object(pic.image, donor) if donor is not None else None
-                if blended is not None and _visible(pic.image, blended):
-                    negatives.append(("blended-object", blended, "blended-object"))
+                # the same disc from each of the last few pictures (recipe 7: three, so
+                # that each half holds enough of this hardest kind to fit and to score)
+                for k, donor in enumerate(donors[:BLENDS]):
+                    blended = blend_object(pic.image, donor)
+                    if _visible(pic.image, blended):
+                        stem = "blended-object" + (f"-{k + 1}" if k else "")
+                        negatives.append((stem, blended, "blended-object"))
                 # Two captions that differ in one digit are two pictures. A captioned
                 # version is neither a copy of the original nor clearly another picture
                 # (a caption is an overlay, like a watermark): only the pair is judged.
@@ -196,7 +202,7 @@ def build_duplicate_set(
                 truth.singles += [first, second]
                 truth.negatives.append((first, second, "caption"))
                 truth.unjudged += [(original, first), (original, second)]
-                donor = pic.image
+                donors = [pic.image, *donors[: BLENDS - 1]]
             for stem, im, kind in negatives:
                 path = write(f"{base}/{stem}", im, pic.tiny)
                 truth.singles.append(path)
