@@ -448,7 +448,8 @@ def _chroma(ca: NDArray[np.float32], cb: NDArray[np.float32]) -> float:
 
 
 #: Pixels whose colour (the opponent pair red - green, yellow - blue) is this far from
-#: grey in both pictures, in levels, count towards ``turn``; paler ones have no hue.
+#: grey in both pictures, in levels, count towards ``turn`` and ``hue``; paler ones have
+#: no hue.
 HUED = 8.0
 
 
@@ -1053,7 +1054,8 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
     failed = rule.exceeded(s)
     text = (
         f"cosine {s.cosine:.3f}, {how}, difference {s.difference:.2f}, local {s.local:.2f}, "
-        f"fine {s.fine:.2f}, colour {s.colour:.2f}, chroma {s.chroma:.2f}, tone {s.tone:.2f}"
+        f"fine {s.fine:.2f}, colour {s.colour:.2f}, hue {s.hue:.0f}°, chroma {s.chroma:.2f}, "
+        f"tone {s.tone:.2f}"
     )
     if not failed:
         if rule.regional(s) and rule.overlay(s):
