@@ -645,6 +645,10 @@ def test_rules_fitted_before_are_scored_on_both_halves_without_a_fit(
     assert main(["evaluate-groups", "--set", "hard", "--out", str(folder),
                  "--rules", str(missing)]) != 0  # fmt: skip
     assert "cannot read the verifier's rules" in capsys.readouterr().err
+    fitted = tmp_path / "fitted.json"
+    assert main(["evaluate-groups", "--set", "hard", "--out", str(folder), "--rules", "shipped",
+                 "--save-rules", str(fitted)]) != 0  # fmt: skip
+    assert not fitted.exists()  # --rules fits nothing to save
 
 
 def test_a_recolouring_turns_the_hue_of_every_coloured_pixel(tmp_path: Path) -> None:
