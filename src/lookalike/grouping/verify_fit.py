@@ -85,14 +85,9 @@ def fit_rule(
     names = list(STEPS)
     values = {k: np.asarray([getattr(s, k) for s in signals], float) for k in names}
     excused = np.zeros(len(y), bool)  # regional changes excused as an overlay
-    if overlay is not None:
-        signs = np.asarray([s.sign for s in signals])
-        solids = np.asarray([s.solid for s in signals])
-        small = np.asarray([s.small for s in signals])
-        hue_kept = np.asarray([s.turn for s in signals]) <= TURN
-        excused = (
-            (signs >= overlay[0]) & (solids <= overlay[1]) & hue_kept & ~small
-        )  # as Rule.overlay
+    if overlay is not None:  # the overlay test of the rule this fit makes
+        probe = Rule(0.0, 0.0, 0.0, 0.0, *overlay, turn=TURN)
+        excused = np.asarray([probe.overlay(s) for s in signals], bool)
     n_true = max(1, int(y.sum()))
 
     def key(ok: np.ndarray) -> tuple[tuple[int, float, int], int, int]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -427,9 +427,7 @@ class Catalog:
             )
             return dict(cur.fetchall())
         out: dict[str, float] = {}
-        wanted = list(hashes)
-        for start in range(0, len(wanted), 3 * MEASURES_CHUNK):
-            chunk = wanted[start : start + 3 * MEASURES_CHUNK]
+        for chunk in _chunks(list(hashes), 3 * MEASURES_CHUNK):
             cur = self._db.execute(
                 "SELECT sha256, content FROM picture_measures "
                 f"WHERE sha256 IN ({','.join('?' * len(chunk))}) AND version=?",
@@ -483,11 +481,13 @@ class Catalog:
         return int(gone)
 
 
+T = TypeVar("T")
+
 #: Pair keys looked up by primary key in one query (three parameters each; SQLite
 #: allows 32,766); more are read in one pass over the table.
 MEASURES_CHUNK = 3000
 
 
-def _chunks(items: list[int], n: int) -> Iterable[list[int]]:
+def _chunks(items: list[T], n: int) -> Iterable[list[T]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
