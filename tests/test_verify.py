@@ -102,12 +102,12 @@ def test_crops_are_found_coarse_to_fine_where_the_full_search_finds_them(tmp_pat
     fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
     assert fa.pixels.dtype == np.uint8  # fingerprints keep bytes, not floats
     slid = verify._slide(fa, fb)
-    assert slid is not None and slid[1] == "slid" and slid[0][0] < 0.1
+    assert slid is not None and slid[1] == "slid" and slid[0] < 0.1
     assert abs(slid[3] - (340 * 255) / (400 * 300)) < 0.02  # the crop's share of the whole
     Image.new("RGB", (300, 200), (90, 140, 60)).save(tmp_path / "c.png")
     Image.new("RGB", (200, 200), (90, 140, 60)).save(tmp_path / "d.png")
     flat = verify._slide(fingerprint(tmp_path / "c.png"), fingerprint(tmp_path / "d.png"))
-    assert flat is not None and flat[0][0] < 0.05
+    assert flat is not None and flat[0] < 0.05
 
 
 def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
@@ -131,7 +131,33 @@ def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
         assert v.signals.difference < 0.1
         fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
         turned = _rotation(fa.full, fb.full)
-        assert turned is not None and 4.5 <= abs(turned[4]) <= 5.5 and turned[0][0] < 0.1
+        assert turned is not None and 4.5 <= abs(turned[4]) <= 5.5 and turned[0] < 0.1
+
+
+def test_alignments_are_compared_by_difference_and_the_kept_one_measured_in_full(
+    tmp_path: Path,
+) -> None:
+    """Each way of aligning a pair is weighed by its difference alone; the full
+    measurement of the alignment kept gives that difference again. Float versions of the
+    thumbnails are kept for the fingerprints used last only, read-only."""
+    from lookalike.grouping import verify
+
+    original = scene("noise", 3).resize((400, 300))
+    original.save(tmp_path / "a.png")
+    original.crop((30, 20, 370, 275)).save(tmp_path / "b.png")
+    fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
+    slid = verify._slide(fa, fb)
+    assert slid is not None
+    assert verify._measure(*slid[5])[0] == slid[0] == verify._difference(*slid[5])
+    assert compare(fa, fb, 0.9).difference == slid[0]
+    with pytest.raises(ValueError):
+        fa.rgb[0, 0, 0] = 1.0  # shared between pairs and threads
+    box = (0, 0, 8, 8)
+    many = [verify.Fingerprint(8, 8, np.full((8, 8, 3), k, np.uint8), box) for k in range(80)]
+    for fp in many:
+        assert fp.full[0, 0, 0] == fp.pixels[0, 0, 0]
+    holding = [fp for fp in [*many, fa, fb] if fp._floats]
+    assert len(holding) == verify.RECENT and holding[-1] is many[-1]
 
 
 def test_a_pair_no_crop_lines_up_is_ruled_out_on_quarter_size_greys(tmp_path: Path) -> None:

@@ -40,9 +40,11 @@ import json
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,7 @@ MIN_INLIERS = 10
 class Fingerprint:
     """What verification needs of one image, computed once per grouping run. The pixels
     are kept as bytes (a quarter of floats: 10,000 fingerprints of 256 px take 1.5 GB,
-    not 6) and handed out as floats where they are used."""
+    not 6) and handed out as floats, which only the fingerprints used last keep."""
 
     width: int  # the file's own size
     height: int
@@ -81,17 +83,30 @@ class Fingerprint:
     box: tuple[int, int, int, int]  # (top, left, height, width) without solid borders
     _orb: tuple[NDArray[np.float32], NDArray[np.uint8] | None] | None = None
     _coarse: NDArray[np.float32] | None = None
+    #: Float versions made for the pairs judged lately (see :func:`_recent`).
+    _floats: dict[str, NDArray[np.float32]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def full(self) -> NDArray[np.float32]:
-        """The thumbnail untrimmed (a trim can miss by a pixel), 0..255."""
-        return self.pixels.astype(np.float32)
+        """The thumbnail untrimmed (a trim can miss by a pixel), 0..255 (read-only)."""
+        return _recent(self, "full", lambda: self.pixels.astype(np.float32))
 
     @property
     def rgb(self) -> NDArray[np.float32]:
-        """The thumbnail with its solid borders trimmed, 0..255."""
+        """The thumbnail with its solid borders trimmed, 0..255 (read-only)."""
         top, left, h, w = self.box
-        return self.pixels[top : top + h, left : left + w].astype(np.float32)
+        return _recent(
+            self, "rgb", lambda: self.pixels[top : top + h, left : left + w].astype(np.float32)
+        )
+
+    def greys(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The trimmed thumbnail's grey levels, at full and at half size (where the
+        slide matches crops; read-only)."""
+        g = _recent(self, "grey", lambda: grey(self.rgb))
+        half = _recent(
+            self, "half", lambda: _resize(g, (max(1, g.shape[0] // 2), max(1, g.shape[1] // 2)))
+        )
+        return g, half
 
     @property
     def offset(self) -> tuple[int, int]:
@@ -112,7 +127,7 @@ class Fingerprint:
         """The trimmed thumbnail's grey levels at a quarter of its size (64 px: where the
         slide first looks for a crop), made once."""
         if self._coarse is None:
-            g = grey(self.rgb)
+            g = self.greys()[0]
             self._coarse = _resize(g, (max(1, g.shape[0] // 4), max(1, g.shape[1] // 4)))
         return self._coarse
 
@@ -122,9 +137,37 @@ class Fingerprint:
             import cv2
 
             detector = cv2.ORB_create(nfeatures=700, fastThreshold=10)
-            kps, desc = detector.detectAndCompute(grey(self.rgb).astype(np.uint8), None)
+            kps, desc = detector.detectAndCompute(self.greys()[0].astype(np.uint8), None)
             self._orb = (np.float32([k.pt for k in kps]).reshape(-1, 2), desc)
         return self._orb
+
+
+#: How many fingerprints keep their float versions at once: pairs come sorted, so one
+#: picture's pairs follow each other, and a few dozen cover them (at about 1.4 MB each;
+#: kept for all, 10,000 fingerprints would take 14 GB).
+RECENT = 64
+_recent_prints: OrderedDict[int, Fingerprint] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def _recent(
+    fp: Fingerprint, name: str, make: Callable[[], NDArray[np.float32]]
+) -> NDArray[np.float32]:
+    """``fp``'s float version ``name``, made once while ``fp`` is among the
+    :data:`RECENT` fingerprints used last (the uint8 pixels stay the only copy kept for
+    long). Read-only, as it is shared between pairs and threads."""
+    got = fp._floats.get(name)
+    if got is None:
+        got = make()
+        got.flags.writeable = False
+        fp._floats[name] = got
+    with _recent_lock:
+        _recent_prints[id(fp)] = fp
+        _recent_prints.move_to_end(id(fp))
+        while len(_recent_prints) > RECENT:
+            _, old = _recent_prints.popitem(last=False)
+            old._floats = {}
+    return got
 
 
 #: The signals of a region or detail, which a thin overlay may excuse.
@@ -290,12 +333,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
 
     if mask.sum() < 16:
         return NO_MATCH
-    ga, gb = grey(a), grey(b)
-    over = None if mask.all() else mask  # all of it: the cheaper way
-
-    moved = _normalised(gb, over) - _normalised(ga, over)
-    diff = np.abs(moved)
-    difference = float((diff if over is None else diff[over]).mean())
+    ga, gb, over, moved, diff, difference = _moved(a, b, mask)
     # the 6 x 6 cells of the difference and of each picture's colourfulness, in one go
     cells, ca, cb = cv2.split(_cells(cv2.merge([diff, _spread(a), _spread(b)]), over))
     local = float(np.nanmax(cells))
@@ -326,6 +364,27 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn
 
 
+def _moved(
+    a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]
+) -> tuple[
+    NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_] | None,
+    NDArray[np.float32], NDArray[np.float32], float,
+]:  # fmt: skip
+    """(grey a, grey b, the mask or None for all of it, how far each normalised grey
+    level moved from a to b, its size, and the mean of that: ``difference``)."""
+    ga, gb = grey(a), grey(b)
+    over = None if mask.all() else mask  # all of it: the cheaper way
+    moved = _normalised(gb, over) - _normalised(ga, over)
+    diff = np.abs(moved)
+    return ga, gb, over, moved, diff, float((diff if over is None else diff[over]).mean())
+
+
+def _difference(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+    """``difference`` alone, exactly as :func:`_measure` finds it: the ways a pair is
+    aligned are compared by it, and only the one kept is measured in full."""
+    return NO_MATCH[0] if mask.sum() < 16 else _moved(a, b, mask)[-1]
+
+
 def _hue_over(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     """``hue`` of two aligned pictures over ``mask`` (:func:`_hue` on every other row and
     column); :data:`NO_HUE` where :func:`_measure` could measure nothing."""
@@ -343,16 +402,16 @@ REFINE_BELOW = 0.3
 
 def _refined(
     a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]
-) -> tuple[Measured, Overlap]:
-    """Measure a pair aligned by a crop, features or a turn; where it is close already,
-    first let OpenCV's ECC refine the alignment (an affine warp, to a fraction of a pixel:
-    a crop found in 5% zoom steps or on whole pixels is a little off, and on a detailed
-    picture that reads as a detail that differs), and keep the better measurement, with
-    the overlap it measured."""
+) -> tuple[float, Overlap]:
+    """The ``difference`` of a pair aligned by a crop, features or a turn, and the overlap
+    it was found on; where it is close already, OpenCV's ECC first refines the alignment
+    (an affine warp, to a fraction of a pixel: a crop found in 5% zoom steps or on whole
+    pixels is a little off, and on a detailed picture that reads as a detail that
+    differs), and the better of the two is kept."""
     import cv2
 
-    got = _measure(a, b, mask)
-    if got[0] > REFINE_BELOW or min(mask.shape) < 24:
+    got = _difference(a, b, mask)
+    if got > REFINE_BELOW or min(mask.shape) < 24:
         return got, (a, b, mask)
     warp = _ecc(grey(a), grey(b), mask)
     if warp is None:  # no convergence: keep the alignment as found
@@ -364,8 +423,8 @@ def _refined(
     cover = cv2.erode(cover.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     if cover.sum() < 0.8 * mask.sum():
         return got, (a, b, mask)
-    again = _measure(a, moved, cover)
-    return (again, (a, moved, cover)) if again[0] < got[0] else (got, (a, b, mask))
+    again = _difference(a, moved, cover)
+    return (again, (a, moved, cover)) if again < got else (got, (a, b, mask))
 
 
 def _ecc(
@@ -583,13 +642,14 @@ def compare(
                     same = (d, a, cand, name)
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
-        best = (_measure(same[1], same[2], whole), same[3], 0, 1.0, 0.0, (same[1], same[2], whole))
+        seen = (same[1], same[2], whole)
+        best = (_difference(*seen), same[3], 0, 1.0, 0.0, seen)
     more = not tiny and not framed  # crops, features and rotations
-    if more and (best is None or best[0][0] > GOOD_DIRECT):
+    if more and (best is None or best[0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
-        if slid is not None and (best is None or slid[0][0] < best[0][0]):
+        if slid is not None and (best is None or slid[0] < best[0]):
             best = slid
-    if more and (best is None or best[0][0] > GOOD_DIRECT):
+    if more and (best is None or best[0] > GOOD_DIRECT):
         import cv2
 
         m, inliers = _features_transform(fa, fb)
@@ -605,22 +665,24 @@ def compare(
                 np.ones(b.shape[:2], np.uint8), m, (w, h), flags=cv2.INTER_NEAREST
             ).astype(bool)
             got, seen = _refined(a, warped, cover)
-            if best is None or got[0] < best[0][0]:
+            if best is None or got < best[0]:
                 best = (got, "features", inliers, float(cover.mean()), 0.0, seen)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
-    if more and (best is None or best[0][0] > GOOD_DIRECT or best[1] == "features"):
+    if more and (best is None or best[0] > GOOD_DIRECT or best[1] == "features"):
         turned = _rotation(fa.full, fb.full)
-        if turned is not None and (best is None or turned[0][0] < best[0][0]):
+        if turned is not None and (best is None or turned[0] < best[0]):
             best = turned
     if best is None:
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
         )  # fmt: skip
-    measured, name, inliers, overlap, angle, seen = best
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn = measured
-    hue = _hue_over(*seen)  # on the alignment kept only
+    _, name, inliers, overlap, angle, seen = best
+    # the alignment kept alone is measured in full (the others were compared by their
+    # difference, which this gives again)
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn = _measure(*seen)
+    hue = _hue_over(*seen)
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
@@ -628,8 +690,8 @@ def compare(
     )  # fmt: skip
 
 
-#: (measured, how aligned, feature inliers, overlap, angle turned, what was measured)
-Aligned = tuple[Measured, str, int, float, float, Overlap]
+#: (difference, how aligned, feature inliers, overlap, angle turned, what was measured)
+Aligned = tuple[float, str, int, float, float, Overlap]
 
 #: Small rotations tried when nothing else aligns a pair of the same shape (degrees):
 #: a picture straightened or tilted by hand, where smooth or repetitive content gives
@@ -648,7 +710,6 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
         return None
     rb = _resize(b, a.shape[:2])
     h, w = a.shape[:2]
-    kernel = np.ones((3, 3), np.uint8)
 
     def turn(
         x: NDArray[np.float32], angle: float, size: tuple[int, int]
@@ -657,9 +718,7 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
         m = cv2.getRotationMatrix2D((ww / 2, hh / 2), angle, 1.0)
         out = cv2.warpAffine(x, m, (ww, hh), flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        cover = cv2.warpAffine(np.ones((hh, ww), np.uint8), m, (ww, hh),
-                               flags=cv2.INTER_NEAREST)  # fmt: skip
-        return out, cv2.erode(cover, kernel).astype(bool)
+        return out, _turned_cover(hh, ww, angle)
 
     greys: dict[tuple[int, bool | None], NDArray[np.float32]] = {}
 
@@ -701,8 +760,22 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle + d / 2 for d in range(-3, 4)], (mirrored,))
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
-    measured, seen = _refined(a, turned, cover)
-    return measured, "rotated", 0, float(cover.mean()), angle, seen
+    d, seen = _refined(a, turned, cover)
+    return d, "rotated", 0, float(cover.mean()), angle, seen
+
+
+@lru_cache(maxsize=1024)
+def _turned_cover(h: int, w: int, angle: float) -> NDArray[np.bool_]:
+    """Where an ``h`` x ``w`` picture turned by ``angle`` degrees about its centre still
+    covers (less a pixel's edge), read-only: the same for every pair of one size, so it
+    is made once."""
+    import cv2
+
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cover = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
+    out = cv2.erode(cover, np.ones((3, 3), np.uint8)).astype(bool)
+    out.flags.writeable = False
+    return out
 
 
 def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
@@ -721,8 +794,8 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     first, close = _coarse_fits(fa, fb, tries)
     if first and close > SLIDE_GATE:
         return None
-    greys = (grey(rgb[0]), grey(rgb[1]))  # matched in grey, each made once
-    halves = tuple(_resize(g, (max(1, g.shape[0] // 2), max(1, g.shape[1] // 2))) for g in greys)
+    (grey_a, half_a), (grey_b, half_b) = fa.greys(), fb.greys()  # matched in grey
+    greys, halves = (grey_a, grey_b), (half_a, half_b)
     rough = _fits(
         (_fit_crop(halves[c], halves[w], s, level=2, near=(2 * x, 2 * y)), c, w, s)
         for _, c, w, s, (x, y, _, _) in first[:3]
@@ -747,8 +820,8 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     hw, ww = rgb[whole].shape[:2]
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
-    measured, seen = _refined(region, scaled, np.ones((h, w), bool))
-    return measured, "slid", 0, overlap, 0.0, seen
+    d, seen = _refined(region, scaled, np.ones((h, w), bool))
+    return d, "slid", 0, overlap, 0.0, seen
 
 
 def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -820,8 +893,8 @@ def _untrimmed(
     region = whole.full[r0:r1, c0:c1]
     part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
     overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
-    measured, seen = _refined(region, part, np.ones(part.shape[:2], bool))
-    return measured, "slid", 0, overlap, 0.0, seen
+    d, seen = _refined(region, part, np.ones(part.shape[:2], bool))
+    return d, "slid", 0, overlap, 0.0, seen
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
