@@ -201,7 +201,7 @@ def calibrate(
         paths = dict(zip(table.ids.tolist(), table.paths, strict=True))
         graph = knn_graph(cal_col, TINY_NEIGHBOURS, model=model, pooling=pooling)
         deep = tiny_ids(cal_col.files([int(i) for i in table.ids]))
-        # fitted on each picture's 10 nearest, twice the candidates grouping verifies
+        # fitted on each picture's 10 nearest, more than the candidates grouping verifies
         # (CANDIDATES): more look-alikes to fit the limits on
         cands = candidate_pairs(graph, min(gates), depth=NEIGHBOURS, deep=deep)
         group_of = {p: i for i, g in enumerate(cal.groups) for p in g}

@@ -78,8 +78,11 @@ def verify_gate(encoder: str, pooling: str | None = None) -> float:
 NEIGHBOURS = 10
 #: With verification, each picture's this many nearest neighbours (at the candidate
 #: threshold) become candidate pairs: a copy sits among its original's first few, and
-#: the verified groups then have every pair inside them verified.
-CANDIDATES = 5
+#: the verified groups then have every pair inside them verified. The fewest with which
+#: the calibration half of the near-duplicate set groups as with more (with 3, some
+#: watermarked copies lose their group); each one fewer saves a fifth of the verdicts
+#: on a library of look-alike views.
+CANDIDATES = 4
 #: Tiny pictures (icons, 28-px items) look alike by the hundred: a noisy or redrawn copy
 #: of one often sits below ten look-alikes in its original's neighbour list, so their
 #: candidate pairs come from this many neighbours (their verification is cheap).
