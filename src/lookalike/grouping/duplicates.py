@@ -80,8 +80,8 @@ NEIGHBOURS = 10
 #: threshold) become candidate pairs: a copy sits among its original's first few, and
 #: the verified groups then have every pair inside them verified. The fewest with which
 #: the calibration half of the near-duplicate set groups as with more (with 3, some
-#: watermarked copies lose their group); each one fewer saves a fifth of the verdicts
-#: on a library of look-alike views.
+#: watermarked copies lose their group); on a library of look-alike views, 4 rather
+#: than 5 leave out a fifth of the candidates and a tenth of the verdicts.
 CANDIDATES = 4
 #: Tiny pictures (icons, 28-px items) look alike by the hundred: a noisy or redrawn copy
 #: of one often sits below ten look-alikes in its original's neighbour list, so their
