@@ -318,6 +318,8 @@ Measured = tuple[float, float, float, float, float, float, float, float, float, 
 NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0)
 #: ``hue`` where nothing could be measured.
 NO_HUE = 180.0
+#: An overlap of fewer pixels than this measures nothing (:data:`NO_MATCH`, :data:`NO_HUE`).
+MIN_OVERLAP = 16
 #: Two aligned pictures and the mask they were measured over.
 Overlap = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]
 #: A grey level (normalised) that moved more than this counts as changed.
@@ -331,7 +333,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     on the alignment a pair keeps."""
     import cv2
 
-    if mask.sum() < 16:
+    if mask.sum() < MIN_OVERLAP:
         return NO_MATCH
     ga, gb, over, moved, diff, difference = _moved(a, b, mask)
     # the 6 x 6 cells of the difference and of each picture's colourfulness, in one go
@@ -382,13 +384,13 @@ def _moved(
 def _difference(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     """``difference`` alone, exactly as :func:`_measure` finds it: the ways a pair is
     aligned are compared by it, and only the one kept is measured in full."""
-    return NO_MATCH[0] if mask.sum() < 16 else _moved(a, b, mask)[-1]
+    return NO_MATCH[0] if mask.sum() < MIN_OVERLAP else _moved(a, b, mask)[-1]
 
 
 def _hue_over(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     """``hue`` of two aligned pictures over ``mask`` (:func:`_hue` on every other row and
     column); :data:`NO_HUE` where :func:`_measure` could measure nothing."""
-    if mask.sum() < 16:
+    if mask.sum() < MIN_OVERLAP:
         return NO_HUE
     half = (slice(None, None, 2), slice(None, None, 2))
     if mask.all():
@@ -460,11 +462,11 @@ def _masked_difference(
 ) -> float | None:
     """The mean difference of ``a`` and ``b`` (greys) over ``mask``, each normalised there
     as :func:`_normalised` does (in OpenCV: a search calls it many times on small
-    greys); None where the mask holds under 16 pixels."""
+    greys); None where the mask holds under :data:`MIN_OVERLAP` pixels."""
     import cv2
 
     m = mask.view(np.uint8)
-    if cv2.countNonZero(m) < 16:
+    if cv2.countNonZero(m) < MIN_OVERLAP:
         return None
     (ma,), (sa,) = (x.ravel() for x in cv2.meanStdDev(a, mask=m))
     (mb,), (sb,) = (x.ravel() for x in cv2.meanStdDev(b, mask=m))
