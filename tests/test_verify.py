@@ -643,6 +643,48 @@ def test_an_overlay_that_turns_hues_is_a_drawing_not_a_watermark(tmp_path: Path)
     assert _turn(pale, np.full_like(pale, 128)) == 0.0  # grey has no hue to turn
 
 
+def test_an_overlay_whose_changes_cancel_is_a_drawing_not_a_watermark(tmp_path: Path) -> None:
+    """A white watermark moves every pixel it covers one way, so the region around it
+    grows paler on the whole (``net`` near 1); thin pale strokes drawn in a disc whose
+    other pixels darken just enough to keep its mean (an object in the colours of what it
+    covers) are as thin and one-way where they changed most, but their changes cancel:
+    no overlay to excuse, and the pair is two pictures."""
+    import cv2
+
+    from lookalike.datasets.variants import watermark
+
+    rng = np.random.default_rng(5)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (240, 320)), (0, 0), 4)
+    grey = 110 + 6 * noise / noise.std()
+    grey[:, :120] += 70  # a pale wall on the left, smooth grass on the right
+
+    def picture(g: np.ndarray) -> Image.Image:
+        return Image.fromarray(np.repeat(np.clip(g, 0, 255)[..., None], 3, axis=2).astype(np.uint8))
+
+    strokes, disc = Image.new("L", (320, 240)), Image.new("L", (320, 240))
+    for k in range(6):
+        ImageDraw.Draw(strokes).line((200 + 9 * k, 90, 212 + 9 * k, 170), fill=255, width=1)
+    ImageDraw.Draw(disc).ellipse((190, 80, 270, 170), fill=255)
+    inside = np.asarray(disc) > 0
+    drawn = inside & (np.asarray(strokes) > 0)
+    edited = grey.copy()
+    edited[drawn] += 110
+    edited[inside & ~drawn] -= 110 * drawn.sum() / (inside & ~drawn).sum()  # the mean kept
+    original = picture(grey)
+
+    marked = _verdict(original, watermark(original), tmp_path)
+    assert marked.same, marked.reason
+    assert marked.signals.net >= 0.5
+    sketched = _verdict(original, picture(edited), tmp_path)
+    s = sketched.signals
+    assert s.sign >= 0.95 and s.solid <= 0.4 and s.turn <= 30.0, sketched.reason
+    assert s.net < 0.2
+    assert not sketched.same and "net 0." in sketched.reason
+    rules = load_rules()
+    lenient = replace(rules, framed=replace(rules.framed, net=None))
+    assert judge_pair(lenient, s).same  # the overlay excuse alone would have let it pass
+
+
 def test_rules_fitted_before_are_scored_on_both_halves_without_a_fit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

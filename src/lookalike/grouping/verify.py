@@ -24,9 +24,10 @@ aligned overlap it measures:
 * ``tone``: how much brighter or darker the overlap is on the whole (the log ratio of
   the mean grey levels: a black version of a grey drawing, which the normalised grey
   levels cannot see);
-* ``sign``, ``solid`` and ``turn``: what the change in the most changed cell looks like
-  (one way or both, thin strokes or a solid shape, and how far it turned the hue of the
-  pixels it changed), which tells a watermark from an edit (:func:`_overlay`);
+* ``sign``, ``solid``, ``turn`` and ``net``: what the change in the most changed cell
+  looks like (one way or both, thin strokes or a solid shape, how far it turned the hue
+  of the pixels it changed, and whether the region around it moved one way on the whole
+  or its changes cancel), which tells a watermark from an edit (:func:`_overlay`);
 * ``inliers`` and ``overlap`` of the alignment.
 
 Limits on these signals (one set for each kind of pair: :data:`KINDS`),
@@ -199,6 +200,7 @@ class PairSignals:
     small: bool = False  # both pictures at most SMALL_SIDE px on the longer side
     turn: float = 0.0  # the most changed cell: mean hue turn of its changed pixels (deg)
     hue: float = 0.0  # the whole overlap: median hue turn of its coloured pixels (degrees)
+    net: float = 0.0  # around the most changed cell: |sum| / sum of sizes of its changes
 
     @property
     def same_framing(self) -> bool:
@@ -218,7 +220,7 @@ class PairSignals:
         d = asdict(self)
         d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone", "patch", "turn", "hue"):  # fmt: skip
+                  "chroma", "tone", "patch", "turn", "hue", "net"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -313,9 +315,9 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn)
-Measured = tuple[float, float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net)
+Measured = tuple[float, float, float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 0.0)
 #: ``hue`` where nothing could be measured.
 NO_HUE = 180.0
 #: An overlap of fewer pixels than this measures nothing (:data:`NO_MATCH`, :data:`NO_HUE`).
@@ -327,9 +329,9 @@ CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn) of two
-    aligned pictures over ``mask``; ``sign``, ``solid`` and ``turn`` describe the most
-    changed cell (:func:`_overlay`). ``hue`` is measured apart (:func:`_hue_over`), once,
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net) of
+    two aligned pictures over ``mask``; ``sign``, ``solid``, ``turn`` and ``net`` describe
+    the most changed cell (:func:`_overlay`). ``hue`` is measured apart (:func:`_hue_over`), once,
     on the alignment a pair keeps."""
     import cv2
 
@@ -344,7 +346,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
     patch = _patch(diff, mask)
-    sign, solid, turn = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
+    sign, solid, turn, net = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
@@ -359,11 +361,11 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, net
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net
 
 
 def _moved(
@@ -521,7 +523,7 @@ def _overlay(
     cells: NDArray[np.float32],
     a: NDArray[np.float32],
     b: NDArray[np.float32],
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """What the change in the most changed cell looks like: ``sign``, the share of its
     changed pixels that moved the same way (a watermark only lightens, or only darkens;
     a changed caption does both), ``solid``, the share of them left after a 3 x 3
@@ -529,7 +531,11 @@ def _overlay(
     ``turn``, the mean angle (degrees) by which their hue turned between ``a`` and ``b``
     (RGB) where both have one: a white, grey or black overlay moves every pixel toward
     one grey, which pales its colour but keeps its hue; a drawing in other colours turns
-    it. A cell with too few changed pixels gives (0, 1, 0): no overlay."""
+    it; and ``net``, over the cell and the eight around it, the sum of how far the grey
+    levels moved as a share of the sum of how far each moved: a semi-transparent overlay
+    of one colour moves every pixel it covers toward that colour (near 1), while an
+    object drawn in the colours of what it covers keeps their mean and its changes
+    cancel (near 0). A cell with too few changed pixels gives (0, 1, 0, net): no overlay."""
     import cv2
 
     i, j = np.unravel_index(int(np.argmax(cells)), cells.shape)
@@ -537,16 +543,24 @@ def _overlay(
     rows = slice(i * h // grid, (i + 1) * h // grid)
     cols = slice(j * w // grid, (j + 1) * w // grid)
     cell, inside = moved[rows, cols], mask[rows, cols]
+    around = (
+        slice(max(0, i - 1) * h // grid, min(grid, i + 2) * h // grid),
+        slice(max(0, j - 1) * w // grid, min(grid, j + 2) * w // grid),
+    )
+    region = moved[around][mask[around]]
+    size = float(np.abs(region).sum())
+    net = abs(float(region.sum())) / size if size > 0 else 0.0
     changed = (np.abs(cell) > CHANGED) & inside
     n = int(changed.sum())
     if n < 5:
-        return 0.0, 1.0, 0.0
+        return 0.0, 1.0, 0.0, net
     up = float((cell[changed] > 0).mean())
     kept = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
     return (
         max(up, 1.0 - up),
         float(kept.sum()) / n,
         _turn(a[rows, cols][changed], b[rows, cols][changed]),
+        net,
     )
 
 
@@ -679,16 +693,17 @@ def compare(
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
+            net=NO_MATCH[10],
         )  # fmt: skip
     _, name, inliers, overlap, angle, seen = best
     # the alignment kept alone is measured in full (the others were compared by their
     # difference, which this gives again)
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn = _measure(*seen)
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net = _measure(*seen)
     hue = _hue_over(*seen)
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small, turn, hue,
+        patch, small, turn, hue, net,
     )  # fmt: skip
 
 
@@ -994,13 +1009,18 @@ class Rule:
     #: The overlap's hue may turn by at most this many degrees (median; a colour grade
     #: turns it a little, a recolouring a lot); None: no limit.
     hue: float | None = None
+    #: An overlay excused must move the grey levels around its most changed cell one way
+    #: on the whole: ``net`` at least this (an object in the colours of what it covers
+    #: keeps their mean, and its changes cancel); None: no limit.
+    net: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
         if self.sign is None or self.solid is None or s.small:
             return False
         hue_kept = self.turn is None or s.turn <= self.turn
-        return s.sign >= self.sign and s.solid <= self.solid and hue_kept
+        one_way = self.net is None or s.net >= self.net
+        return s.sign >= self.sign and s.solid <= self.solid and hue_kept and one_way
 
     def regional(self, s: PairSignals) -> bool:
         """Whether a region or a detail of the pair differs beyond the limits."""
@@ -1035,7 +1055,8 @@ class Rule:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:
             turned = f", hue turned {s.turn:.0f} degrees" if self.turn is not None else ""
-            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f}{turned})")
+            net = f", net {s.net:.2f}" if self.net is not None else ""
+            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f}{turned}{net})")
         return out
 
 
