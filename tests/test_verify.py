@@ -276,6 +276,28 @@ def test_a_later_grouping_judges_the_measures_kept_by_an_earlier_one(near_pair: 
     assert again.measured == first.measured and again.reused == 0
 
 
+def test_info_counts_only_the_measures_this_release_reuses(
+    near_pair: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right after an upgrade the catalogue still holds an older verifier's measures, which
+    no grouping reuses: ``info`` leaves them out of the count it reports, and the next
+    grouping prunes them."""
+    from lookalike.grouping.measures import measures_version
+
+    with Collection.open(near_pair) as col:
+        first = find_duplicates(col)
+        col.catalog.keep_measures("0.0/signals-0", [("old-a", "old-b", False, "{}")], [])
+        assert col.info(measures_version=measures_version()).measures_kept == first.measured
+        assert col.info().measures_kept == first.measured + 1
+        find_duplicates(col)
+        assert col.info().measures_kept == first.measured
+    with Collection.open(near_pair) as col:
+        col.catalog.keep_measures("0.0/signals-0", [("old-a", "old-b", False, "{}")], [])
+    assert main(["info", str(near_pair)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"pixel measures of {first.measured:,} pairs kept" in printed
+
+
 def test_a_file_gone_since_its_measures_were_kept_is_still_reported(near_pair: Path) -> None:
     with Collection.open(near_pair) as col:
         near = find_duplicates(col).tier("near")

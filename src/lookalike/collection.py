@@ -425,6 +425,9 @@ class Collection:
 
     # -- info ---------------------------------------------------------------------------
     @_serialised
-    def info(self) -> CollectionInfo:
-        """What is indexed, with which encoders, and which files were skipped and why."""
-        return collection_info(self.catalog, self.root, self.db)
+    def info(self, *, measures_version: str | None = None) -> CollectionInfo:
+        """What is indexed, with which encoders, and which files were skipped and why.
+        ``measures_version`` (:func:`lookalike.grouping.measures.measures_version`): count
+        only the kept pixel measures a grouping by this release would reuse (all of them
+        otherwise, older versions' too until the next grouping prunes them)."""
+        return collection_info(self.catalog, self.root, self.db, measures_version=measures_version)

@@ -25,9 +25,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """What is indexed, with which encoders, and which files were skipped and why."""
         from lookalike.collection import Collection
+        from lookalike.grouping.measures import measures_version
 
         with Collection.open(folder, db=db) as col:
-            info = col.info()
+            info = col.info(measures_version=measures_version())
         if as_json:
             print(json.dumps(info.to_dict(), indent=2))
             return

@@ -60,8 +60,11 @@ def select_set(
     return sets[0]
 
 
-def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
-    """What is indexed, with which encoders and search indexes, and what was skipped."""
+def collection_info(
+    catalog: Catalog, root: Path, db: Path, *, measures_version: str | None = None
+) -> CollectionInfo:
+    """What is indexed, with which encoders and search indexes, and what was skipped;
+    ``measures_version``: count only the pixel measures of that verifier version."""
     counts = catalog.counts()
     sets = []
     default = (
@@ -91,5 +94,5 @@ def collection_info(catalog: Catalog, root: Path, db: Path) -> CollectionInfo:
         ok=counts.get("ok", 0),
         skipped=[Skipped(p, r) for p, r in catalog.skipped()],
         vector_sets=sets,
-        measures_kept=catalog.measures_kept(),
+        measures_kept=catalog.measures_kept(measures_version),
     )

@@ -127,9 +127,13 @@ class Catalog:
         cur = self._db.execute("SELECT status, COUNT(*) FROM files GROUP BY status")
         return {s: n for s, n in cur}
 
-    def measures_kept(self) -> int:
-        """How many pairs' pixel measures are kept for later groupings."""
-        return int(self._db.execute("SELECT COUNT(*) FROM pair_measures").fetchone()[0])
+    def measures_kept(self, version: str | None = None) -> int:
+        """How many pairs' pixel measures are kept for later groupings: those measured by
+        this ``version`` of the verifier (the only ones a grouping reuses), or all."""
+        if version is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM pair_measures").fetchone()[0])
+        cur = self._db.execute("SELECT COUNT(*) FROM pair_measures WHERE version=?", (version,))
+        return int(cur.fetchone()[0])
 
     def forget(self, deleted: Iterable[int], changed: Iterable[int]) -> None:
         """Drop deleted files, and the vectors of changed ones, in one transaction."""
