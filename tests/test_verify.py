@@ -353,6 +353,30 @@ def test_calibration_split_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "truth.json").is_file()
 
 
+def test_two_donors_that_give_one_blend_give_it_once(tmp_path: Path) -> None:
+    """A blended object takes only the drawing of its donor's middle: two donors that differ
+    elsewhere (a wallpaper's day and night versions differ in colour, which the blend
+    takes out) make one picture, which the set writes once rather than labelling two
+    identical pictures as two."""
+    twin = np.asarray(scene("shapes", 1)).copy()
+    twin[:, :30] = twin[:, -30:] = (250, 20, 200)  # the same middle, other edges
+
+    def source() -> Iterator[Picture]:
+        yield Picture("made", "first", scene("shapes", 0))
+        yield Picture("made", "second", scene("shapes", 1))
+        yield Picture("made", "twin", Image.fromarray(twin))
+        yield Picture("made", "last", scene("noise", 2))
+
+    last = scene("noise", 2)
+    same = blend_object(last, scene("shapes", 1)), blend_object(last, Image.fromarray(twin))
+    assert np.array_equal(np.asarray(same[0]), np.asarray(same[1]))
+    truth = build_duplicate_set(tmp_path / "set", {"made": source})
+    blends = [b for a, b, k in truth.negatives if k == "blended-object" and "/last/" in b]
+    assert len(blends) == 2  # from the twin and the first picture; the second's is the twin's
+    shown = [Image.open(tmp_path / "set" / b) for b in blends]
+    assert float(np.abs(np.asarray(shown[0], float) - np.asarray(shown[1], float)).max()) > 24
+
+
 def test_a_blended_object_takes_the_colours_of_what_it_covers() -> None:
     rng = np.random.default_rng(0)
     im = Image.fromarray(rng.integers(60, 120, (200, 300, 3), dtype=np.uint8))
@@ -705,6 +729,31 @@ def test_an_overlay_whose_changes_cancel_is_a_drawing_not_a_watermark(tmp_path: 
     rules = load_rules()
     lenient = replace(rules, framed=replace(rules.framed, net=None))
     assert judge_pair(lenient, s).same  # the overlay excuse alone would have let it pass
+
+
+def test_a_brightened_copy_need_not_move_its_region_one_way(tmp_path: Path) -> None:
+    """Brightening clips a picture's highlights, which then move against the rest once
+    grey levels are normalised: around such a spot the changes cancel, as a blended
+    object's do. A pair whose whole tone changed is not asked for ``net``; one whose
+    tone stayed (a blended object keeps it) is."""
+    from lookalike.grouping.verify import BRIGHTENED
+
+    sky = np.linspace(170, 250, 320)[None, :, None].repeat(240, axis=0).repeat(3, axis=2)
+    sky[150:, :] = 70  # dark ground under a pale sky
+    original = Image.fromarray(sky.astype(np.uint8))
+    brighter = _verdict(original, ALTERATIONS["brighter"](original), tmp_path)
+    assert brighter.same, brighter.reason
+    assert brighter.signals.tone >= BRIGHTENED
+
+    rule = load_rules().framed
+    assert rule is not None and rule.net is not None
+    edit = PairSignals(
+        0.9, 0.05, rule.local + 0.2, 0.3, 0.05, 0, 1.0, "direct", False, sign=1.0, solid=0.2,
+        turn=5.0, net=rule.net / 5,
+    )  # fmt: skip
+    assert not rule.overlay(edit)  # changes that cancel, the tone kept: no overlay
+    assert rule.overlay(replace(edit, tone=BRIGHTENED + 0.05))  # the whole picture brightened
+    assert rule.overlay(replace(edit, net=rule.net + 0.1))  # moved one way
 
 
 def test_rules_fitted_before_are_scored_on_both_halves_without_a_fit(

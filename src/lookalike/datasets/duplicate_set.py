@@ -34,7 +34,7 @@ from lookalike.errors import LookalikeError
 from lookalike.store.atomic import write_bytes_atomic
 
 #: Bumped whenever the recipe changes what is written.
-RECIPE = 7
+RECIPE = 8
 #: Blended objects per picture of ordinary size, each cut from another earlier picture.
 BLENDS = 3
 SPLITS = ("calibration", "validation")
@@ -188,10 +188,16 @@ def build_duplicate_set(
                 if pasted is not None and _visible(pic.image, pasted):
                     negatives.append(("pasted-object", pasted, "pasted-object"))
                 # the same disc from each of the last few pictures (recipe 7: three, so
-                # that each half holds enough of this hardest kind to fit and to score)
+                # that each half holds enough of this hardest kind to fit and to score);
+                # two donors that differ only in colour, or outside the disc (a
+                # wallpaper's day and night versions), give one picture twice: written
+                # once (recipe 8), as two blends that show no difference are no two pictures
+                blends: list[Image.Image] = []
                 for k, donor in enumerate(donors[:BLENDS]):
                     blended = blend_object(pic.image, donor)
-                    if _visible(pic.image, blended):
+                    shown = [pic.image, *blends]
+                    if all(_visible(other, blended) for other in shown):
+                        blends.append(blended)
                         stem = "blended-object" + (f"-{k + 1}" if k else "")
                         negatives.append((stem, blended, "blended-object"))
                 # Two captions that differ in one digit are two pictures. A captioned
