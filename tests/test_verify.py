@@ -627,6 +627,13 @@ def test_two_captions_on_one_photo_are_distinct_and_never_share_a_group(tmp_path
     assert "one spot differs" in labels.reason and labels.signals.focus > 27
     lossy = _verdict(one, _jpeg(one, 30), tmp_path)
     assert lossy.same and not lossy.distinct and lossy.signals.focus < 27
+    # a brightened copy refused for one spot (clipped highlights) is not alike elsewhere:
+    # refused, but never shown to be another picture that would split its group
+    from lookalike.grouping.verify import BRIGHTENED
+
+    brighter = replace(labels.signals, tone=BRIGHTENED + 0.08)
+    assert not judge_pair(load_rules(), brighter).same
+    assert not judge_pair(load_rules(), brighter).distinct
 
     # 1, 2: a photo and its copy; 3 and 4: its two captioned versions, one picture with
     # 1 and 2 (an overlay) but distinct from each other; 5: a copy of 4

@@ -1129,8 +1129,9 @@ class Verdict:
     reason: str
     #: Shown to be two pictures: in the same framing, alike but for one spot edited
     #: (:meth:`Rule.local_edit`: two captions on one photo; never said of a tiny picture,
-    #: whose spots mean little). Such a pair never shares a group, even where both are
-    #: one picture with a third.
+    #: whose spots mean little, nor of a pair whose whole tone changed, :data:`BRIGHTENED`,
+    #: which is not alike elsewhere). Such a pair never shares a group, even where both
+    #: are one picture with a third.
     distinct: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -1164,7 +1165,7 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
-    distinct = not s.tiny and s.same_framing and rule.local_edit(s)
+    distinct = not s.tiny and s.same_framing and s.tone < BRIGHTENED and rule.local_edit(s)
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 
