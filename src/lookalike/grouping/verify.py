@@ -215,6 +215,13 @@ class PairSignals:
         return self.aligned in ("direct", "mirrored")
 
     @property
+    def retoned(self) -> bool:
+        """The whole picture changed brightness (``tone`` at least :data:`BRIGHTENED`):
+        its clipped highlights may move against the rest, so it is neither asked to move
+        one way around its most changed cell nor alike but for one spot."""
+        return self.tone >= BRIGHTENED
+
+    @property
     def focus(self) -> float:
         """How many times the most changed small window differs more than the whole
         overlap does (``patch`` over ``difference``, a difference under
@@ -1026,7 +1033,7 @@ class Rule:
         if self.sign is None or self.solid is None or s.small:
             return False
         hue_kept = self.turn is None or s.turn <= self.turn
-        one_way = self.net is None or s.net >= self.net or s.tone >= BRIGHTENED
+        one_way = self.net is None or s.net >= self.net or s.retoned
         return s.sign >= self.sign and s.solid <= self.solid and hue_kept and one_way
 
     def regional(self, s: PairSignals) -> bool:
@@ -1165,7 +1172,7 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
-    distinct = not s.tiny and s.same_framing and s.tone < BRIGHTENED and rule.local_edit(s)
+    distinct = not s.tiny and s.same_framing and not s.retoned and rule.local_edit(s)
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 
