@@ -738,6 +738,48 @@ def test_an_overlay_whose_changes_cancel_is_a_drawing_not_a_watermark(tmp_path: 
     assert judge_pair(lenient, s).same  # the overlay excuse alone would have let it pass
 
 
+def test_an_object_blended_into_a_texture_shows_other_content_where_it_differs(
+    tmp_path: Path,
+) -> None:
+    """A disc of another fine texture, in the mean and spread of the grass it covers:
+    the picture differs in one spot only, by less than the ``focus`` limit, but there the
+    grey levels no longer correlate (``likeness``), so the pair is two pictures, never
+    grouped; coded, resized and noisy copies show the same grass there and pass."""
+    import cv2
+
+    from lookalike.grouping import verify
+
+    def picture(g: np.ndarray) -> Image.Image:
+        return Image.fromarray(np.repeat(np.clip(g, 0, 255)[..., None], 3, axis=2).astype(np.uint8))
+
+    rules = load_rules()
+    lenient = replace(rules, framed=replace(rules.framed, likeness=None))
+    assert rules.framed is not None and rules.framed.likeness is not None
+    for seed in (0, 2, 3):
+        rng = np.random.default_rng(seed)
+        grass = cv2.GaussianBlur(rng.normal(0, 1, (240, 320)), (0, 0), 2)
+        grey = 110 + 6 * grass / grass.std()
+        grey[:, :120] += 70  # a pale wall on the left
+        other = cv2.GaussianBlur(rng.normal(0, 1, (240, 320)), (0, 0), 2)
+        disc = Image.new("L", (320, 240))
+        ImageDraw.Draw(disc).ellipse((200, 95, 260, 155), fill=255)
+        inside = np.asarray(disc) > 0
+        edited = grey.copy()
+        beneath, drawn = grey[inside], other[inside]
+        edited[inside] = (drawn - drawn.mean()) / drawn.std() * beneath.std() + beneath.mean()
+        original = picture(grey)
+
+        blended = _verdict(original, picture(edited), tmp_path)
+        s = blended.signals
+        assert verify.SPOT < s.focus <= rules.framed.focus  # focus alone would let it pass
+        assert s.likeness < rules.framed.likeness
+        assert not blended.same and blended.distinct and "other content" in blended.reason
+        assert judge_pair(lenient, s).same
+        for name in ("jpeg-q30", "resave-70", "half-size", "noise"):
+            copy = _verdict(original, ALTERATIONS[name](original), tmp_path)
+            assert copy.same, (name, copy.reason)
+
+
 def test_a_brightened_copy_need_not_move_its_region_one_way(tmp_path: Path) -> None:
     """Brightening clips a picture's highlights, which then move against the rest once
     grey levels are normalised: around such a spot the changes cancel, as a blended

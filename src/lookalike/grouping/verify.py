@@ -15,6 +15,9 @@ aligned overlap it measures:
 * ``focus``: how many times ``patch`` exceeds ``difference``: a local edit of an
   otherwise identical picture (a new label) stands out; a copy's changes (coding noise,
   resampling) spread over all of it;
+* ``likeness``: how well the two pictures' grey levels correlate in that most changed
+  window: a resampled or re-coded copy still shows the same edge or texture there, an
+  object blended into the picture shows another one;
 * ``colour``: the chromaticity difference (colour with brightness divided out) of the
   cells, once the shift common to all cells is taken out (a recolouring, not a grade);
 * ``hue``: the median angle by which the hue of the overlap's coloured pixels turned (a
@@ -44,7 +47,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -183,6 +186,18 @@ BRIGHTENED = 0.07
 #: A mean difference below this is as small as coding noise makes it: a picture that
 #: differs less is not counted as more focused on its most changed window.
 FOCUS_FLOOR = 0.02
+#: A pair more focused than this on its most changed window (``focus``) is asked whether
+#: that window still shows the same content (``likeness``, :meth:`Rule.replaced`). Less
+#: focused, the window is mostly coding noise, which correlates with nothing: on the
+#: calibration half, of the same-framing copies that pass every other limit (brightened
+#: ones and excused overlays aside), those that read a likeness under the limit had
+#: ``focus`` 7.7 at most (a letterboxed and a mirrored copy of a tiled pattern), and this
+#: sits a quarter above that (x 1.25, as the fit sets a limit it leaves open). Brightened
+#: copies (:attr:`PairSignals.retoned`, whose clipped highlights decorrelate) are not asked.
+SPOT = 9.6
+#: A window with a grey-level spread under this (normalised units) in either picture is
+#: flat: its likeness is 1, as nothing there can show other content.
+FLAT_SPOT = 0.05
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,7 @@ class PairSignals:
     turn: float = 0.0  # the most changed cell: mean hue turn of its changed pixels (deg)
     hue: float = 0.0  # the whole overlap: median hue turn of its coloured pixels (degrees)
     net: float = 0.0  # around the most changed cell: |sum| / sum of sizes of its changes
+    likeness: float = 1.0  # the most changed window: correlation of the grey levels there
 
     @property
     def same_framing(self) -> bool:
@@ -234,7 +250,7 @@ class PairSignals:
         d = asdict(self)
         d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone", "patch", "turn", "hue", "net"):  # fmt: skip
+                  "chroma", "tone", "patch", "turn", "hue", "net", "likeness"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -329,9 +345,9 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net)
-Measured = tuple[float, float, float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 0.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net, likeness)
+Measured = tuple[float, float, float, float, float, float, float, float, float, float, float, float]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 0.0, 0.0)
 #: ``hue`` where nothing could be measured.
 NO_HUE = 180.0
 #: An overlap of fewer pixels than this measures nothing (:data:`NO_MATCH`, :data:`NO_HUE`).
@@ -343,10 +359,11 @@ CHANGED = 0.5
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
-    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net) of
-    two aligned pictures over ``mask``; ``sign``, ``solid``, ``turn`` and ``net`` describe
-    the most changed cell (:func:`_overlay`). ``hue`` is measured apart (:func:`_hue_over`), once,
-    on the alignment a pair keeps."""
+    """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net,
+    likeness) of two aligned pictures over ``mask``; ``sign``, ``solid``, ``turn`` and
+    ``net`` describe the most changed cell (:func:`_overlay`), ``patch`` and ``likeness``
+    the most changed window (:func:`_patch`). ``hue`` is measured apart
+    (:func:`_hue_over`), once, on the alignment a pair keeps."""
     import cv2
 
     if mask.sum() < MIN_OVERLAP:
@@ -359,7 +376,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     if min(mask.shape) >= 24:
         grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
-    patch = _patch(diff, mask)
+    patch, likeness = _patch(diff, mask, ga, gb)
     sign, solid, turn, net = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
@@ -375,11 +392,11 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, net
+        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, net, likeness
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net
+    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net, likeness
 
 
 def _moved(
@@ -493,9 +510,16 @@ def _masked_difference(
     return float(cv2.mean(d, mask=m)[0])
 
 
-def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
+def _patch(
+    diff: NDArray[np.float32],
+    mask: NDArray[np.bool_],
+    ga: NDArray[np.float32],
+    gb: NDArray[np.float32],
+) -> tuple[float, float]:
     """The largest mean of ``diff`` in a square window a 24th of the shorter side wide
-    (at least 3 px), among windows the mask fills."""
+    (at least 3 px), among windows the mask fills, and how well the grey levels ``ga``
+    and ``gb`` correlate in that window (Pearson; 1 where either is flat there,
+    :data:`FLAT_SPOT` of the picture's spread: nothing to tell apart)."""
     import cv2
 
     k = max(3, round(min(diff.shape) / 24))
@@ -503,7 +527,21 @@ def _patch(diff: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     num = cv2.boxFilter(diff * m, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
     den = cv2.boxFilter(m, -1, (k, k), borderType=cv2.BORDER_CONSTANT)
     full = den > 0.95
-    return float((num[full] / den[full]).max()) if full.any() else 0.0
+    if not full.any():
+        return 0.0, 1.0
+    mean = num / np.maximum(den, 1e-6)
+    mean[~full] = -1.0
+    _, peak, _, (x, y) = cv2.minMaxLoc(mean)
+    top, left = max(0, y - k // 2), max(0, x - k // 2)
+    wa = ga[top : top + k, left : left + k].ravel()
+    wb = gb[top : top + k, left : left + k].ravel()
+    sa, sb = float(wa.std()), float(wb.std())
+    m8 = None if mask.all() else mask.astype(np.uint8)
+    flat_a = sa < FLAT_SPOT * max(float(cv2.meanStdDev(ga, mask=m8)[1][0, 0]), FLAT)
+    if flat_a or sb < FLAT_SPOT * max(float(cv2.meanStdDev(gb, mask=m8)[1][0, 0]), FLAT):
+        return float(peak), 1.0
+    likeness = float(((wa - wa.mean()) * (wb - wb.mean())).mean() / (sa * sb))
+    return float(peak), likeness
 
 
 def _spread(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -707,17 +745,17 @@ def compare(
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
-            net=NO_MATCH[10],
+            net=NO_MATCH[10], likeness=NO_MATCH[11],
         )  # fmt: skip
     _, name, inliers, overlap, angle, seen = best
     # the alignment kept alone is measured in full (the others were compared by their
     # difference, which this gives again)
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net = _measure(*seen)
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness = _measure(*seen)
     hue = _hue_over(*seen)
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small, turn, hue, net,
+        patch, small, turn, hue, net, likeness,
     )  # fmt: skip
 
 
@@ -1027,6 +1065,10 @@ class Rule:
     #: on the whole: ``net`` at least this (an object in the colours of what it covers
     #: keeps their mean, and its changes cancel); None: no limit.
     net: float | None = None
+    #: Where one spot stands out (``focus`` above :data:`SPOT`), the pictures' grey levels
+    #: there must correlate at least this much (``likeness``: a copy shows the same edge
+    #: or texture, an object blended in another one); None: no limit.
+    likeness: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
@@ -1041,10 +1083,25 @@ class Rule:
         limits = ((getattr(s, name), getattr(self, name)) for name in REGIONAL)
         return any(limit is not None and value > limit for value, limit in limits)
 
+    def replaced(self, s: PairSignals) -> bool:
+        """Whether one spot stands out (``focus`` above :data:`SPOT`) and shows other
+        content there (``likeness`` under the limit), not as a thin overlay nor in a
+        picture whose whole tone changed: an object blended into the picture."""
+        return (
+            self.likeness is not None
+            and s.focus > SPOT
+            and s.likeness < self.likeness
+            and not s.retoned
+            and not self.overlay(s)
+        )
+
     def local_edit(self, s: PairSignals) -> bool:
         """Whether one spot of the pair differs beyond the ``focus`` limit while the rest
-        agrees, and not as a thin overlay: an edit that makes another picture."""
-        return self.focus is not None and s.focus > self.focus and not self.overlay(s)
+        agrees, and not as a thin overlay, or shows other content (:meth:`replaced`) in
+        a pair that passes every other limit: an edit that makes another picture."""
+        if self.focus is not None and s.focus > self.focus and not self.overlay(s):
+            return True
+        return self.replaced(s) and not replace(self, likeness=None).exceeded(s)
 
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
@@ -1065,6 +1122,11 @@ class Rule:
         ):
             if limit is not None and value > limit and not (name in REGIONAL and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
+        if self.replaced(s):
+            out.append(
+                f"one spot shows other content (likeness {s.likeness:.2f} < "
+                f"{self.likeness:.2f} where focus {s.focus:.1f} > {SPOT:g})"
+            )
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:

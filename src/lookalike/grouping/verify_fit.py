@@ -62,6 +62,14 @@ TURN = 30.0
 #: blended object that needed it read 0.18 or less; the limit sits :data:`MARGIN` below
 #: the lowest copy. Any limit from 0.1 to 0.5 groups that half alike.
 NET = 0.26
+#: Where one spot stands out in the same framing (``focus`` above
+#: :data:`~lookalike.grouping.verify.SPOT`), how well the two pictures must correlate there
+#: (:attr:`PairSignals.likeness`): on the calibration half, the same-framing copies that
+#: pass every other limit and stand out that much read 0.41 and more (a letterboxed copy
+#: against a mirrored one), and the limit sits :data:`MARGIN` below that; 15 of the 17
+#: such pairs of different pictures (blended objects) read 0.09 and less (of the other
+#: two, one's most changed window is flat, which reads 1).
+LIKENESS = 0.33
 
 #: How far beyond the calibration copies a limit the fit left open is set (see
 #: :func:`fit_rule`).
@@ -76,6 +84,7 @@ def fit_rule(
     *,
     min_precision: float | None = None,
     overlay: tuple[float, float] | None = None,
+    likeness: float | None = None,
 ) -> tuple[Rule, dict[str, float]]:
     """The limits with the best F0.5 (precision weighted twice) on these pairs, or with
     ``min_precision``, the ones that admit the most true pairs while the admitted pairs
@@ -84,7 +93,8 @@ def fit_rule(
     a thin one-way overlay (:meth:`Rule.overlay`); the other limits are fitted with it.
     The four pixel limits are searched on a coarse grid, then each limit (colourfulness
     and overlap too) moves in finer steps with the others held, until none improves; a
-    limit still open then sits :data:`MARGIN` beyond every copy admitted."""
+    limit still open then sits :data:`MARGIN` beyond every copy admitted. ``likeness``
+    refuses a spot that shows other content (:meth:`Rule.replaced`) before any limit."""
     y = np.asarray(labels, bool)
     if not len(y):
         raise StoreError("no pair to fit the verifier on")
@@ -95,6 +105,10 @@ def fit_rule(
     if overlay is not None:  # the overlay test of the rule this fit makes
         probe = Rule(0.0, 0.0, 0.0, 0.0, *overlay, turn=TURN, net=NET)
         excused = np.asarray([probe.overlay(s) for s in signals], bool)
+    # a spot that shows other content is refused whatever the limits
+    spot = Rule(0.0, 0.0, 0.0, 0.0, *(overlay or (None, None)), turn=TURN, net=NET,
+                likeness=likeness)  # fmt: skip
+    replaced = np.asarray([spot.replaced(s) for s in signals], bool)
     n_true = max(1, int(y.sum()))
 
     def key(ok: np.ndarray) -> tuple[tuple[int, float, int], int, int]:
@@ -114,6 +128,7 @@ def fit_rule(
         regional = np.logical_and.reduce([values[name] <= lim[name] for name in REGIONAL])
         return (
             aligned
+            & ~replaced
             & (values["difference"] <= lim["difference"])
             & (regional | excused)
             & (values["colour"] <= lim["colour"])
@@ -130,7 +145,7 @@ def fit_rule(
     free = {"chroma": 9.0, "overlap": 0.0, "tone": 9.0, "patch": 9.0, "focus": 999.0, "hue": 999.0}
     starts: dict[str, tuple[tuple[int, float, int], Limits]] = {}
     for d in GRID["difference"]:
-        a1 = aligned & (values["difference"] <= d)
+        a1 = aligned & ~replaced & (values["difference"] <= d)
         for loc in GRID["local"]:
             a2 = values["local"] <= loc
             for f in GRID["fine"]:
@@ -189,6 +204,7 @@ def fit_rule(
         turn=TURN if overlay is not None else None,
         net=NET if overlay is not None else None,
         hue=None if lim["hue"] >= 999.0 else lim["hue"],
+        likeness=likeness,
     )
     figures = {
         "pairs": len(y),
@@ -212,7 +228,8 @@ def fit_rules(
 ) -> tuple[Rules, dict[str, Any]]:
     """A rule for each kind of pair (:data:`~lookalike.grouping.verify.KINDS`) that has
     enough true pairs to fit one: watermark-like overlays are excused on pictures of
-    ordinary size, never on small or tiny ones."""
+    ordinary size, never on small or tiny ones; a spot of other content
+    (:data:`LIKENESS`) is refused in the same framing."""
     kinds = [pair_kind(s) for s in signals]
     for kind in ("small", "framed"):  # too few to fit: judged and fitted as regular
         if sum(1 for k, y in zip(kinds, labels, strict=True) if k == kind and y) < MIN_TRUE:
@@ -227,6 +244,7 @@ def fit_rules(
             [labels[i] for i in rows],
             min_precision=min_precision,
             overlay=OVERLAY if name in ("regular", "framed") else None,
+            likeness=LIKENESS if name == "framed" else None,
         )
     return Rules(**fitted), notes
 
