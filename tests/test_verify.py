@@ -458,6 +458,31 @@ def test_each_kind_of_pair_is_fitted_and_judged_by_its_own_rule(tmp_path: Path) 
     assert load_rules(tmp_path / "old.json") == replace(rules, framed=None)
 
 
+def test_a_refit_refuses_a_spot_of_other_content_before_fitting_the_limits() -> None:
+    """Blended objects whose every signal but ``likeness`` equals a copy's: no limit can
+    tell them apart, so the fit refuses them by their likeness first (same framing only)
+    and then fits the limits on what is left, with nothing wrong admitted."""
+    from lookalike.grouping.verify import SPOT
+    from lookalike.grouping.verify_fit import LIKENESS, fit_rules
+
+    rng = np.random.default_rng(2)
+    copies = [replace(_signals(float(d), 0.1), patch=0.3, likeness=0.9)
+              for d in rng.uniform(0.0, 0.1, 150)]  # fmt: skip
+    twins = [replace(_signals(0.02, 0.1), patch=0.3, likeness=0.9) for _ in range(30)]
+    blends = [replace(t, likeness=0.05) for t in twins]
+    assert blends[0].focus > SPOT
+    slid = [replace(c, aligned="slid") for c in copies[:60]]
+    tiny = [_signals(float(d), 0.1, tiny=True) for d in rng.uniform(0, 0.1, 30)]
+    signals = copies + twins + blends + slid + tiny
+    rules, notes = fit_rules(signals, [1] * 180 + [0] * 30 + [1] * 90)
+    assert rules.framed is not None and rules.framed.likeness == LIKENESS
+    assert rules.regular.likeness is None and rules.tiny.likeness is None
+    assert notes["framed"]["precision"] == 1.0 and notes["framed"]["recall"] == 1.0
+    verdict = judge_pair(rules, blends[0])
+    assert not verdict.same and verdict.distinct and "other content" in verdict.reason
+    assert judge_pair(rules, twins[0]).same
+
+
 def test_a_watermark_is_an_overlay_a_pasted_object_or_new_caption_is_not(
     tmp_path: Path,
 ) -> None:
