@@ -46,6 +46,11 @@ def _jpeg(im: Image.Image, quality: int) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
 
 
+def _grey_picture(g: np.ndarray) -> Image.Image:
+    """An RGB picture of the grey levels ``g`` (clipped to 0 ... 255)."""
+    return Image.fromarray(np.repeat(np.clip(g, 0, 255)[..., None], 3, axis=2).astype(np.uint8))
+
+
 def _verdict(a: Image.Image, b: Image.Image, tmp: Path):  # type: ignore[no-untyped-def]
     pa, pb = tmp / "a.png", tmp / "b.png"
     a.save(pa)
@@ -736,9 +741,6 @@ def test_an_overlay_whose_changes_cancel_is_a_drawing_not_a_watermark(tmp_path: 
     grey = 110 + 6 * noise / noise.std()
     grey[:, :120] += 70  # a pale wall on the left, smooth grass on the right
 
-    def picture(g: np.ndarray) -> Image.Image:
-        return Image.fromarray(np.repeat(np.clip(g, 0, 255)[..., None], 3, axis=2).astype(np.uint8))
-
     strokes, disc = Image.new("L", (320, 240)), Image.new("L", (320, 240))
     for k in range(6):
         ImageDraw.Draw(strokes).line((200 + 9 * k, 90, 212 + 9 * k, 170), fill=255, width=1)
@@ -748,12 +750,12 @@ def test_an_overlay_whose_changes_cancel_is_a_drawing_not_a_watermark(tmp_path: 
     edited = grey.copy()
     edited[drawn] += 110
     edited[inside & ~drawn] -= 110 * drawn.sum() / (inside & ~drawn).sum()  # the mean kept
-    original = picture(grey)
+    original = _grey_picture(grey)
 
     marked = _verdict(original, watermark(original), tmp_path)
     assert marked.same, marked.reason
     assert marked.signals.net >= 0.5
-    sketched = _verdict(original, picture(edited), tmp_path)
+    sketched = _verdict(original, _grey_picture(edited), tmp_path)
     s = sketched.signals
     assert s.sign >= 0.95 and s.solid <= 0.4 and s.turn <= 30.0, sketched.reason
     assert s.net < 0.2
@@ -774,9 +776,6 @@ def test_an_object_blended_into_a_texture_shows_other_content_where_it_differs(
 
     from lookalike.grouping import verify
 
-    def picture(g: np.ndarray) -> Image.Image:
-        return Image.fromarray(np.repeat(np.clip(g, 0, 255)[..., None], 3, axis=2).astype(np.uint8))
-
     rules = load_rules()
     lenient = replace(rules, framed=replace(rules.framed, likeness=None))
     assert rules.framed is not None and rules.framed.likeness is not None
@@ -792,9 +791,9 @@ def test_an_object_blended_into_a_texture_shows_other_content_where_it_differs(
         edited = grey.copy()
         beneath, drawn = grey[inside], other[inside]
         edited[inside] = (drawn - drawn.mean()) / drawn.std() * beneath.std() + beneath.mean()
-        original = picture(grey)
+        original = _grey_picture(grey)
 
-        blended = _verdict(original, picture(edited), tmp_path)
+        blended = _verdict(original, _grey_picture(edited), tmp_path)
         s = blended.signals
         assert verify.SPOT < s.focus <= rules.framed.focus  # focus alone would let it pass
         assert s.likeness < rules.framed.likeness

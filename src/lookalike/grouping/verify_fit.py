@@ -101,14 +101,13 @@ def fit_rule(
     aligned = np.asarray([s.aligned != "none" for s in signals])
     names = list(STEPS)
     values = {k: np.asarray([getattr(s, k) for s in signals], float) for k in names}
-    excused = np.zeros(len(y), bool)  # regional changes excused as an overlay
-    if overlay is not None:  # the overlay test of the rule this fit makes
-        probe = Rule(0.0, 0.0, 0.0, 0.0, *overlay, turn=TURN, net=NET)
-        excused = np.asarray([probe.overlay(s) for s in signals], bool)
-    # a spot that shows other content is refused whatever the limits
-    spot = Rule(0.0, 0.0, 0.0, 0.0, *(overlay or (None, None)), turn=TURN, net=NET,
-                likeness=likeness)  # fmt: skip
-    replaced = np.asarray([spot.replaced(s) for s in signals], bool)
+    # the overlay and spot tests of the rule this fit makes (without ``overlay`` it
+    # excuses nothing): regional changes excused as an overlay, and spots that show other
+    # content, refused whatever the limits
+    probe = Rule(0.0, 0.0, 0.0, 0.0, *(overlay or (None, None)), turn=TURN, net=NET,
+                 likeness=likeness)  # fmt: skip
+    excused = np.asarray([probe.overlay(s) for s in signals], bool)
+    replaced = np.asarray([probe.replaced(s) for s in signals], bool)
     n_true = max(1, int(y.sum()))
 
     def key(ok: np.ndarray) -> tuple[tuple[int, float, int], int, int]:
