@@ -681,6 +681,33 @@ def test_two_captions_on_one_photo_are_distinct_and_never_share_a_group(tmp_path
     assert _complete([1, 2, 3, 4, 5, 6], verdicts) == [[1, 2, 4, 5], [3, 6]]
 
 
+def test_two_small_copies_of_a_drawing_refused_by_one_spot_still_share_its_group(
+    tmp_path: Path,
+) -> None:
+    """A 70% and a half-size copy of a 320-px drawing are both small, so the strict rule
+    for small pictures judges them, and resampling at the drawing's hard edges makes one
+    spot differ more than it allows: refused, but not shown to be two pictures, so both
+    stay in their original's group."""
+    from lookalike.grouping.linkage import pair
+    from lookalike.grouping.verified import _complete
+
+    rules = load_rules()
+    for seed in (106, 107, 112):
+        drawing = scene("shapes", seed)
+        half, resaved = ALTERATIONS["half-size"](drawing), ALTERATIONS["resave-70"](drawing)
+        copies = _verdict(half, resaved, tmp_path)
+        assert copies.signals.small and copies.signals.same_framing
+        assert not copies.same and rules.for_pair(copies.signals).local_edit(copies.signals)
+        assert not copies.distinct, copies.reason
+        verdicts = {
+            pair(0, 1): _verdict(drawing, half, tmp_path),
+            pair(0, 2): _verdict(drawing, resaved, tmp_path),
+            pair(1, 2): copies,
+        }
+        assert verdicts[pair(0, 1)].same and verdicts[pair(0, 2)].same
+        assert _complete([0, 1, 2], verdicts) == [[0, 1, 2]]
+
+
 def test_an_object_added_on_a_plain_background_is_no_copy(tmp_path: Path) -> None:
     """A product shot on white and the same shot with a sticker on the white: the trimmed
     product alone is a perfect "crop" of the second picture, so the crop and feature
@@ -802,6 +829,40 @@ def test_an_object_blended_into_a_texture_shows_other_content_where_it_differs(
         for name in ("jpeg-q30", "resave-70", "half-size", "noise"):
             copy = _verdict(original, ALTERATIONS[name](original), tmp_path)
             assert copy.same, (name, copy.reason)
+
+
+def test_a_faint_window_is_compared_and_only_a_blank_one_is_not() -> None:
+    """The most changed window of a smooth ground (a sky, a wall) is faint but not blank:
+    a copy there still shows the same shading and correlates, an object blended in shows
+    other content and does not; only a window left blank (clipped to one grey level) has
+    nothing to compare and reads 1."""
+    import cv2
+
+    from lookalike.grouping import verify
+
+    rng = np.random.default_rng(4)
+    h, w = 240, 320
+    grey = np.full((h, w), 60.0)
+    grey[:, : w // 2] = 190.0  # a dark and a light half: the picture's spread is about 65
+    ramp = np.linspace(-1, 1, 40)
+    faint = 120 + 14 * (ramp[None, :] + ramp[:, None])  # a shading: 4.5% of it in 10 px
+    grey[100:140, 220:260] = faint
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (40, 40)), (0, 0), 1.5)
+
+    def likeness(window: np.ndarray) -> float:
+        other = grey.copy()
+        other[100:140, 220:260] = window
+        a, b = (np.repeat(g[..., None], 3, axis=2).astype(np.float32) for g in (grey, other))
+        return verify._measure(a, b, np.ones((h, w), bool))[-1]
+
+    shaded = likeness(120 + 1.3 * (faint - 120) + rng.normal(0, 0.2, faint.shape))
+    blended = likeness(120 + 4 * texture / texture.std())
+    blank = likeness(np.full(faint.shape, 120.0))
+    limit = load_rules().framed.likeness
+    assert limit is not None
+    assert shaded > 0.9
+    assert blended < limit
+    assert blank == 1.0
 
 
 def test_a_brightened_copy_need_not_move_its_region_one_way(tmp_path: Path) -> None:

@@ -195,9 +195,14 @@ FOCUS_FLOOR = 0.02
 #: sits a quarter above that (x 1.25, as the fit sets a limit it leaves open). Brightened
 #: copies (:attr:`PairSignals.retoned`, whose clipped highlights decorrelate) are not asked.
 SPOT = 9.6
-#: A window with a grey-level spread under this (normalised units) in either picture is
-#: flat: its likeness is 1, as nothing there can show other content.
-FLAT_SPOT = 0.05
+#: A window with a grey-level spread under this share of its picture's in either picture
+#: is flat: its likeness is 1, as nothing there can be compared (a copy whose colour grade
+#: clipped the window to black reads 0). Above it the window is compared: on the
+#: calibration half, the flattest window in which a copy was compared read 0.045 (a
+#: colour-graded sky, likeness 0.95 and more against its copies), and this sits a quarter
+#: under it (/ 1.25, as the fit sets a limit it leaves open); a blended object on a
+#: smooth ground that read 0.049 there correlates -0.3 with it.
+FLAT_SPOT = 0.036
 
 
 @dataclass(frozen=True)
@@ -1198,9 +1203,10 @@ class Verdict:
     reason: str
     #: Shown to be two pictures: in the same framing, alike but for one spot edited
     #: (:meth:`Rule.local_edit`: two captions on one photo; never said of a tiny picture,
-    #: whose spots mean little, nor of a pair whose whole tone changed, :data:`BRIGHTENED`,
-    #: which is not alike elsewhere). Such a pair never shares a group, even where both
-    #: are one picture with a third.
+    #: whose spots mean little, nor of two small ones, where one spot that differs may be
+    #: resampling at a hard edge (a 70% and a half-size copy of a 320-px drawing), nor of
+    #: a pair whose whole tone changed, :data:`BRIGHTENED`, which is not alike elsewhere).
+    #: Such a pair never shares a group, even where both are one picture with a third.
     distinct: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -1234,7 +1240,9 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         if rule.regional(s) and rule.overlay(s):
             text += f"; a watermark-like overlay (sign {s.sign:.2f}, solid {s.solid:.2f})"
         return Verdict(True, s, f"one picture: {text}")
-    distinct = not s.tiny and s.same_framing and not s.retoned and rule.local_edit(s)
+    distinct = (
+        not s.tiny and not s.small and s.same_framing and not s.retoned and rule.local_edit(s)
+    )
     return Verdict(False, s, f"not a copy: {'; '.join(failed)}; {text}", distinct)
 
 
