@@ -109,6 +109,29 @@ def test_a_bordered_copy_does_not_win_on_pixels(tmp_path: Path) -> None:
     assert choose_keep([barred, small], closeness=np.zeros((2, 2))) == (1, ANY_REASON)
 
 
+def test_letterbox_bars_around_a_drawing_on_a_plain_ground_add_no_content(
+    tmp_path: Path,
+) -> None:
+    """The bars are trimmed, and so is the drawing's own plain ground inside them: the
+    letterboxed copy has no more content pixels than its original (within the tie), where
+    trimming the bars alone left it the whole drawing against the original's shapes."""
+    from lookalike.grouping.keep import PIXEL_TIE
+    from lookalike.grouping.verify import _content, fingerprint
+
+    drawing = Image.new("RGB", (320, 240), (78, 240, 178))
+    drawing.paste(scene("shapes", 3).resize((180, 100)), (70, 90))
+    barred = ALTERATIONS["border"](drawing)
+    pixels = {}
+    for name, im in (("drawing", drawing), ("barred", barred)):
+        im.save(tmp_path / f"{name}.png")
+        fp = fingerprint(tmp_path / f"{name}.png")
+        pixels[name] = _content(fp) * im.width * im.height
+        inner = fp.box[2] * fp.box[3] / (fp.pixels.shape[0] * fp.pixels.shape[1])
+        if name == "barred":  # the bars alone leave the plain ground counted
+            assert inner * im.width * im.height > (1 + PIXEL_TIE) * pixels["drawing"]
+    assert abs(pixels["barred"] - pixels["drawing"]) <= PIXEL_TIE * pixels["drawing"]
+
+
 class _Any:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, str) and "no added border" in other

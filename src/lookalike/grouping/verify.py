@@ -1415,6 +1415,19 @@ def signals_text(s: PairSignals) -> str:
     return json.dumps(data)
 
 
+#: How many solid borders, one inside the other, the share of content trims at most
+#: (it stops where nothing more trims).
+BORDER_LAYERS = 8
+
+
 def _content(fp: Fingerprint) -> float:
-    """A fingerprint's share of picture content (solid borders trimmed)."""
-    return (fp.box[2] * fp.box[3]) / (fp.pixels.shape[0] * fp.pixels.shape[1])
+    """A fingerprint's share of picture content: solid borders trimmed, and those inside
+    them until nothing more trims (letterbox bars around a drawing on a plain ground: the
+    bars, then the ground), so a letterboxed copy has no more content than its original."""
+    top, left, h, w = fp.box
+    for _ in range(BORDER_LAYERS - 1):
+        inner = trim_box(fp.pixels[top : top + h, left : left + w])
+        if inner == (0, 0, h, w):
+            break
+        top, left, h, w = top + inner[0], left + inner[1], inner[2], inner[3]
+    return (h * w) / (fp.pixels.shape[0] * fp.pixels.shape[1])
