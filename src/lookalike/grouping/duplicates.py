@@ -66,6 +66,8 @@ GENERIC = Thresholds(near=0.90, similar=0.75)
 #: cosine above which nearly every true copy lies (calibration half of the hard set).
 VERIFY_GATES = {
     ("efficientnet-lite0", "multi"): 0.70,
+    ("efficientnet-lite2", "multi"): 0.70,
+    ("efficientnet-lite0", "avg"): 0.60,
 }
 GENERIC_GATE = 0.8
 
