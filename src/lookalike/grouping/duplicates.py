@@ -63,11 +63,13 @@ CALIBRATED = {
 }
 GENERIC = Thresholds(near=0.90, similar=0.75)
 #: With verification the near threshold only admits candidates, so it sits lower: the
-#: cosine above which nearly every true copy lies (calibration half of the hard set).
+#: cosine above which nearly every true copy lies (calibration half of the hard set, fitted
+#: per encoder and pooling by ``lookalike evaluate-groups --set hard --model NAME``).
 VERIFY_GATES = {
     ("efficientnet-lite0", "multi"): 0.70,
     ("efficientnet-lite2", "multi"): 0.70,
     ("efficientnet-lite0", "avg"): 0.60,
+    ("color-histogram", None): 0.65,
 }
 GENERIC_GATE = 0.8
 
