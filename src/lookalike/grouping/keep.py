@@ -2,8 +2,9 @@
 
 ``original`` (the default) looks for the source picture the others were copied from:
 
-1. the most pixels of picture content (solid borders and letterbox bars do not count;
-   counts within 10% tie), so a downscaled or cropped copy never wins. Tiny pictures
+1. the most pixels of picture content (solid borders and letterbox bars do not count,
+   nor a plain ground inside them; counts within 10% tie), so a downscaled or cropped
+   copy never wins. Tiny pictures
    (at most 64 px) count the file's pixels, within 20%: on them a lossy re-encode's ringing
    on the background passes for content;
 2. among pictures of at most 256 px, no lossy copy: a member from which a strong JPEG
