@@ -69,6 +69,7 @@ VERIFY_GATES = {
     ("efficientnet-lite0", "multi"): 0.70,
     ("efficientnet-lite2", "multi"): 0.70,
     ("efficientnet-lite0", "avg"): 0.60,
+    ("efficientnet-lite0", "max"): 0.60,
     ("color-histogram", None): 0.65,
 }
 GENERIC_GATE = 0.8
