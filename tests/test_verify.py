@@ -939,3 +939,35 @@ def test_a_recolouring_turns_the_hue_of_every_coloured_pixel(tmp_path: Path) -> 
     assert _hue(grey, grey[:, ::-1] + 10) == 0.0
     pale = np.array([[200.0, 235.0, 215.0]] * 400, np.float32)
     assert _hue(pale, pale[:, [1, 0, 2]]) > 90.0  # green to orange
+
+
+def test_a_pair_is_measured_from_its_smaller_picture_whatever_the_ids(tmp_path: Path) -> None:
+    """Indexing hands out ids as decoding finishes, so a pair's ids may come in either
+    order: the verifier measures from the smaller picture all the same (the larger is
+    brought down to it), and of two as large from the first in its order (a tie-break
+    that a renamed file does not move)."""
+    from lookalike.grouping.verify import Rules, Verifier
+
+    big = scene("shapes", 3).resize((400, 300), Image.Resampling.BICUBIC)
+    big.save(tmp_path / "big.png")
+    big.resize((160, 120), Image.Resampling.LANCZOS).save(tmp_path / "small.png")
+    ImageOps.mirror(big).save(tmp_path / "mirror.png")
+    fb, fs = fingerprint(tmp_path / "big.png"), fingerprint(tmp_path / "small.png")
+    # the premise: measured one way or the other, the signals differ
+    assert signals_text(compare(fb, fs, 0.9)) != signals_text(compare(fs, fb, 0.9))
+    rules = load_rules()
+    measured = []
+    for names in (["big.png", "small.png"], ["small.png", "big.png"]):
+        paths = [tmp_path / n for n in names]
+        judge = Verifier(Rules(rules.regular, rules.tiny), paths.__getitem__)
+        judge.prepare([0, 1])
+        assert names[judge.first(0, 1)] == "small.png"
+        measured.append(signals_text(judge.judge(0, 1, 0.9).signals))
+    assert measured[0] == measured[1] == signals_text(compare(fs, fb, 0.9))
+    # as large: the order breaks the tie, and only the order does
+    for key in ({0: "b", 1: "a"}, {0: "a", 1: "b"}):
+        for names in (["big.png", "mirror.png"], ["mirror.png", "big.png"]):
+            paths = [tmp_path / n for n in names]
+            judge = Verifier(Rules(rules.regular, rules.tiny), paths.__getitem__, order=key.get)
+            judge.prepare([0, 1])
+            assert judge.first(0, 1) == min(key, key=key.get)

@@ -18,6 +18,7 @@ from lookalike.datasets.duplicate_set import SPLITS, DuplicateSet
 from lookalike.grouping.duplicates import (
     NEIGHBOURS,
     TINY_NEIGHBOURS,
+    content_order,
     default_thresholds,
     find_duplicates,
     tiny_ids,
@@ -206,8 +207,10 @@ def calibrate(
         cands = candidate_pairs(graph, min(gates), depth=NEIGHBOURS, deep=deep)
         group_of = {p: i for i, g in enumerate(cal.groups) for p in g}
         none = Rule(0.0, 0.0, 0.0, 0.0)
-        probe = Verifier(Rules(none, none), lambda i: cal.root / paths[i])
         rows = cal_col.files([int(i) for i in table.ids])
+        probe = Verifier(
+            Rules(none, none), lambda i: cal.root / paths[i], order=content_order(rows)
+        )
         small = small_ids({i: (r.width, r.height) for i, r in rows.items()})
         cands = add_pixel_candidates(
             cands, probe, small, pair_cosine(table.ids, table.vectors), min(gates)

@@ -100,6 +100,13 @@ def tiny_ids(rows: dict[int, FileRow]) -> set[int]:
     return {i for i, r in rows.items() if r.width and r.height and min(r.width, r.height) < TINY}
 
 
+def content_order(rows: dict[int, FileRow]) -> Callable[[int], tuple[int, str, str]]:
+    """The verifier's tie-break between two pictures with as many pixels
+    (:meth:`Verifier.first`): the larger file first (the one less compressed), then by
+    content hash and path, so that renaming a file changes no verdict."""
+    return lambda i: (-(rows[i].size or 0), rows[i].sha256 or "", str(rows[i].path))
+
+
 def default_thresholds(encoder: str, pooling: str | None = None) -> Thresholds:
     """The calibrated thresholds of an encoder and pooling, or generic ones."""
     return CALIBRATED.get((encoder, pooling)) or CALIBRATED.get((encoder, None), GENERIC)
@@ -277,6 +284,7 @@ def find_duplicates(
                 lambda i: col.root / rows[i].path,
                 workers=workers,
                 kept=KeptMeasures(col, rows, reuse=reuse),
+                order=content_order(rows),
             )
         candidates = candidate_pairs(
             graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=candidates, deep=deep

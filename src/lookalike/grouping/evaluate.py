@@ -13,7 +13,7 @@ from typing import Any
 from lookalike.collection import Collection
 from lookalike.datasets import SAMPLE_PHOTOS, TRANSFORMS, sample_photo
 from lookalike.errors import MissingExtraError
-from lookalike.grouping.duplicates import find_duplicates
+from lookalike.grouping.duplicates import content_order, find_duplicates
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verify import Verifier
@@ -134,7 +134,11 @@ def sweep_thresholds(
     user sees them. The kNN graph, and each pair's verdict, are made once for the sweep."""
     graph = knn_graph(col, 10, model=model, pooling=pooling)
     rows_of = col.files()
-    judge = Verifier(load_rules(), lambda i: col.root / rows_of[i].path) if verify else None
+    judge = (
+        Verifier(load_rules(), lambda i: col.root / rows_of[i].path, order=content_order(rows_of))
+        if verify
+        else None
+    )
     rows = []
     for t in thresholds:
         found = find_duplicates(
