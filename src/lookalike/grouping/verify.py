@@ -992,6 +992,14 @@ NEAR = 4
 NO_SPREAD = 1e-3
 
 
+def _flat(g: NDArray[np.float32]) -> bool:
+    """Whether a grey picture has no spread at all (:data:`NO_SPREAD`; in OpenCV, as the
+    slide calls this for every try)."""
+    import cv2
+
+    return float(cv2.meanStdDev(g)[1][0, 0]) < NO_SPREAD
+
+
 def _fit_crop(
     crop: NDArray[np.float32],
     whole: NDArray[np.float32],
@@ -1019,7 +1027,7 @@ def _fit_crop(
         x0, y0 = max(0, min(near[0] - NEAR, ww - w)), max(0, min(near[1] - NEAR, hw - h))
         x1, y1 = min(ww, x0 + w + 2 * NEAR), min(hw, y0 + h + 2 * NEAR)
         whole = whole[y0:y1, x0:x1]
-    if float(scaled.std()) < NO_SPREAD and float(whole.std()) < NO_SPREAD:
+    if _flat(scaled) and _flat(whole):
         return 1.0, (x0, y0, w, h)  # nothing to correlate: a flat crop fits anywhere
     score = cv2.matchTemplate(whole, scaled, cv2.TM_CCOEFF_NORMED)
     _, peak, _, (x, y) = cv2.minMaxLoc(score)
