@@ -201,13 +201,13 @@ def calibrate(
         table = cal_col.vectors(model=model, pooling=pooling)
         paths = dict(zip(table.ids.tolist(), table.paths, strict=True))
         graph = knn_graph(cal_col, TINY_NEIGHBOURS, model=model, pooling=pooling)
-        deep = tiny_ids(cal_col.files([int(i) for i in table.ids]))
+        rows = cal_col.files([int(i) for i in table.ids])
+        deep = tiny_ids(rows)
         # fitted on each picture's 10 nearest, more than the candidates grouping verifies
         # (CANDIDATES): more look-alikes to fit the limits on
         cands = candidate_pairs(graph, min(gates), depth=NEIGHBOURS, deep=deep)
         group_of = {p: i for i, g in enumerate(cal.groups) for p in g}
         none = Rule(0.0, 0.0, 0.0, 0.0)
-        rows = cal_col.files([int(i) for i in table.ids])
         probe = Verifier(
             Rules(none, none), lambda i: cal.root / paths[i], order=content_order(rows)
         )
