@@ -2,6 +2,7 @@
 the verifier, side by side in one run, the kNN graph computed once and shared.
 
     python benchmarks/verify_cost.py DIR [--runs 3] [--workers 2] [--index] [--candidates 10]
+                                         [--threads]
 
 Prints medians of each, their ratio, and how many candidate pairs were verified. With
 ``--candidates K`` it also times a verified run with each picture's K nearest neighbours
@@ -10,7 +11,9 @@ as candidates (the shipped number is ``CANDIDATES``), side by side. With
 the ratio of the whole first run a user makes, ``lookalike group DIR`` on a new folder:
 index, kNN graph and grouping, with and without the verifier. The verified runs measure
 every pair afresh (``reuse=False``); a later run of the same collection, which judges the
-pixel measures its first run kept, is timed after them.
+pixel measures its first run kept, is timed after them. With ``--threads`` it also
+times a verified run that measures in threads only (as runs with fewer pairs than
+``measure_pool.MIN_PAIRS`` do), side by side with the worker processes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 
 from lookalike import Collection
-from lookalike.grouping import find_duplicates, knn_graph
+from lookalike.grouping import find_duplicates, knn_graph, measure_pool
 from lookalike.grouping.duplicates import CANDIDATES
 
 
@@ -33,6 +36,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--index", action="store_true", help="also time a fresh index")
     ap.add_argument("--candidates", type=int, default=None, help="also verify K nearest")
+    ap.add_argument("--threads", action="store_true", help="also measure in threads only")
     args = ap.parse_args()
     index_s = None
     if args.index:
@@ -45,7 +49,7 @@ def main() -> None:
         t = time.perf_counter()
         graph = knn_graph(col, max(10, args.candidates or 0))
         knn_s = time.perf_counter() - t
-        plain, verified, other = [], [], []
+        plain, verified, other, threads = [], [], [], []
         report = None
         for _ in range(args.runs):  # alternate, so all see the same machine state
             t = time.perf_counter()
@@ -60,6 +64,12 @@ def main() -> None:
                     col, graph=graph, workers=args.workers, candidates=args.candidates, reuse=False
                 )
                 other.append(time.perf_counter() - t)
+            if args.threads:
+                least, measure_pool.MIN_PAIRS = measure_pool.MIN_PAIRS, 1 << 62
+                t = time.perf_counter()
+                find_duplicates(col, graph=graph, workers=args.workers, reuse=False)
+                threads.append(time.perf_counter() - t)
+                measure_pool.MIN_PAIRS = least
         later = []
         for _ in range(args.runs):
             t = time.perf_counter()
@@ -80,6 +90,10 @@ def main() -> None:
         o = statistics.median(other)
         print(f"verified, {args.candidates} nearest as candidates: {o:7.2f} s "
               f"({o / v:.2f}x the shipped {CANDIDATES})")  # fmt: skip
+    if threads:
+        th = statistics.median(threads)
+        print(f"verified, measured in threads only: {th:7.2f} s (worker processes "
+              f"{th / v:.2f}x quicker)")  # fmt: skip
     if index_s is not None:
         first = (index_s + knn_s + v) / (index_s + knn_s + p)
         print(f"fresh index: {index_s:.1f} s; the first `lookalike group` on a new folder, "

@@ -589,7 +589,8 @@ def test_small_pictures_find_their_noisy_copies_by_pixels(tmp_path: Path) -> Non
     """Pixel neighbours: a noisy and a mirrored copy of a 96-px picture are among its
     nearest by signature, whatever else looks alike; large pictures are left out."""
     from lookalike.grouping.pixel_neighbours import pixel_pairs, small_ids
-    from lookalike.grouping.verify import Rules, Verifier
+    from lookalike.grouping.verifier import Verifier
+    from lookalike.grouping.verify import Rules
 
     rng = np.random.default_rng(0)
     paths = []
@@ -946,7 +947,8 @@ def test_a_pair_is_measured_from_its_smaller_picture_whatever_the_ids(tmp_path: 
     order: the verifier measures from the smaller picture all the same (the larger is
     brought down to it), and of two as large from the first in its order (a tie-break
     that a renamed file does not move)."""
-    from lookalike.grouping.verify import Rules, Verifier
+    from lookalike.grouping.verifier import Verifier
+    from lookalike.grouping.verify import Rules
 
     big = scene("shapes", 3).resize((400, 300), Image.Resampling.BICUBIC)
     big.save(tmp_path / "big.png")
@@ -971,3 +973,52 @@ def test_a_pair_is_measured_from_its_smaller_picture_whatever_the_ids(tmp_path: 
             judge = Verifier(Rules(rules.regular, rules.tiny), paths.__getitem__, order=key.get)
             judge.prepare([0, 1])
             assert judge.first(0, 1) == min(key, key=key.get)
+
+
+def test_many_pairs_are_measured_in_worker_processes_as_in_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past :data:`~lookalike.grouping.measure_pool.MIN_PAIRS` pairs, worker processes
+    measure them: the verdicts are those one thread gives, bit for bit, a pair with an
+    unreadable picture is still reported, and where processes cannot start threads
+    measure instead."""
+    from lookalike.grouping import measure_pool
+    from lookalike.grouping.verifier import Verifier
+
+    paths = []
+    for k in range(4):
+        im = scene("shapes", k).resize((320, 240), Image.Resampling.BICUBIC)
+        for name, copy in (("o", im), ("j", _jpeg(im, 40)), ("m", ImageOps.mirror(im))):
+            paths.append(tmp_path / f"{k}{name}.png")
+            copy.save(paths[-1])
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    paths.append(tmp_path / "broken.png")
+    pairs = [((a, b), 0.9) for a in range(len(paths)) for b in range(a + 1, len(paths))]
+    rules = load_rules()
+
+    def verdicts(workers: int) -> list[str]:
+        judge = Verifier(rules, paths.__getitem__, workers=workers)
+        judge.prepare(range(len(paths)))
+        got = judge.judge_many(pairs)
+        assert judge.measured == len(pairs) - (len(paths) - 1)  # the broken one: none
+        return [f"{v.same} {v.reason} {signals_text(v.signals)}" for v in got]
+
+    one = verdicts(1)
+    monkeypatch.setattr(measure_pool, "MIN_PAIRS", 1)
+    started = []
+    real = measure_pool.measure_in_processes
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(measure_pool, "measure_in_processes", spy)
+    assert verdicts(2) == one and started == [2]
+    assert sum("not verified" in v and "broken.png" in v for v in one) == len(paths) - 1
+    assert sum(v.startswith("True") for v in one) >= 12  # each scene's three copies
+
+    def no_processes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(measure_pool, "measure_in_processes", no_processes)
+    assert verdicts(2) == one

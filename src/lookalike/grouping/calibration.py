@@ -29,7 +29,8 @@ from lookalike.grouping.neighbours import knn_graph, pair_cosine
 from lookalike.grouping.pixel_neighbours import add_pixel_candidates, small_ids
 from lookalike.grouping.reports import DuplicateReport
 from lookalike.grouping.verified import candidate_pairs
-from lookalike.grouping.verify import Rule, Rules, Verifier
+from lookalike.grouping.verifier import Verifier
+from lookalike.grouping.verify import Rule, Rules
 from lookalike.grouping.verify_fit import fit_rules
 from lookalike.imageio.discover import rel_path
 from lookalike.results import Progress

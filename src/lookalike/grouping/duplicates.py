@@ -43,7 +43,8 @@ from lookalike.grouping.reports import (
     Thresholds,
 )
 from lookalike.grouping.verified import candidate_pairs, verified_groups
-from lookalike.grouping.verify import TINY, Rules, Verdict, Verifier
+from lookalike.grouping.verifier import Verifier
+from lookalike.grouping.verify import TINY, Rules, Verdict
 from lookalike.grouping.verify_fit import load_rules
 from lookalike.results import KnnGraph, Progress, Skipped
 from lookalike.store import FileRow

@@ -16,7 +16,7 @@ from lookalike.errors import MissingExtraError
 from lookalike.grouping.duplicates import content_order, find_duplicates
 from lookalike.grouping.neighbours import knn_graph
 from lookalike.grouping.reports import DuplicateReport
-from lookalike.grouping.verify import Verifier
+from lookalike.grouping.verifier import Verifier
 from lookalike.grouping.verify_fit import load_rules
 from lookalike.imageio.discover import rel_path
 from lookalike.store import write_bytes_atomic

@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lookalike.grouping.linkage import Pair, pair
-from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, Verifier, grey
+from lookalike.grouping.verifier import Verifier
+from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, grey
 
 #: Side of the grey signature.
 SIDE = 16

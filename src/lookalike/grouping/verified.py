@@ -16,7 +16,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lookalike.grouping.linkage import Pair, pair
-from lookalike.grouping.verify import Verdict, Verifier
+from lookalike.grouping.verifier import Verifier
+from lookalike.grouping.verify import Verdict
 from lookalike.results import KnnGraph
 
 #: Groups up to this size have every pair verified; larger ones (rare: many copies of

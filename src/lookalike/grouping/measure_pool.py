@@ -1,0 +1,136 @@
+"""Measuring many pairs in worker processes.
+
+A verdict is mostly Python and NumPy work between OpenCV calls, so threads share one
+interpreter lock and two of them run a little over one. Worker processes each have
+their own. They are started fresh (``spawn``), never forked from a process that may be
+serving the API or the web UI from other threads, and they map the fingerprints' pixels
+from one file in memory (``/dev/shm`` where it has room) rather than receive them: a
+pair costs two ids to send and its signals to return.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lookalike.grouping.verify import Fingerprint, PairSignals, compare
+
+#: A pair to measure: (first id, second id, cosine, same framing only), the first id the
+#: picture it is measured from.
+Task = tuple[int, int, float, bool]
+#: Where one fingerprint's pixels lie in the block: (offset, height, width), then the
+#: file's width and height and the trimmed box.
+Place = tuple[int, int, int, int, int, tuple[int, int, int, int]]
+
+#: Pairs per task sent to a worker: enough that sending costs nothing, few enough that
+#: both workers stay busy to the end and progress moves.
+CHUNK = 128
+#: Fewer pairs than this are measured in threads: starting processes costs about a second.
+MIN_PAIRS = 2000
+
+
+@dataclass
+class PrintBlock:
+    """Fingerprints' pixels written once to a file that worker processes map read-only."""
+
+    path: Path
+    places: dict[int, Place]
+
+    @classmethod
+    def write(cls, prints: dict[int, Fingerprint]) -> PrintBlock:
+        """Write ``prints`` (uint8 pixels, one after another) to a new temporary file."""
+        places: dict[int, Place] = {}
+        offset = 0
+        for i, fp in prints.items():
+            h, w = fp.pixels.shape[:2]
+            places[i] = (offset, h, w, fp.width, fp.height, fp.box)
+            offset += h * w * 3
+        folder = Path(tempfile.mkdtemp(prefix="lookalike-prints-", dir=_scratch(offset)))
+        path = folder / "pixels"
+        block = np.lib.format.open_memmap(path, "w+", np.uint8, (max(1, offset),))
+        for i, fp in prints.items():
+            start, h, w = places[i][:3]
+            block[start : start + h * w * 3] = fp.pixels.reshape(-1)
+        block.flush()
+        del block
+        return cls(path, places)
+
+    def close(self) -> None:
+        """Delete the file (the workers have stopped)."""
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def _scratch(size: int) -> str | None:
+    """A folder in memory (``/dev/shm``) where it has room for ``size`` bytes and more;
+    else the system's temporary folder (None)."""
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    return "/dev/shm" if st.f_bavail * st.f_frsize > 2 * size + (256 << 20) else None
+
+
+# the worker's state: its fingerprints, made from the mapped block on first use
+_block: NDArray[np.uint8] | None = None
+_places: dict[int, Place] = {}
+_prints: dict[int, Fingerprint] = {}
+
+
+def _start(path: str, places: dict[int, Place]) -> None:
+    global _block, _places
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
+    _block = np.load(path, mmap_mode="r")
+    _places = places
+    _prints.clear()
+
+
+def _print(i: int) -> Fingerprint:
+    fp = _prints.get(i)
+    if fp is None:
+        assert _block is not None
+        start, h, w, width, height, box = _places[i]
+        pixels = _block[start : start + h * w * 3].reshape(h, w, 3)
+        fp = _prints[i] = Fingerprint(width, height, pixels, box)
+    return fp
+
+
+def _measure(tasks: list[Task]) -> list[PairSignals]:
+    return [compare(_print(a), _print(b), c, framed=f) for a, b, c, f in tasks]
+
+
+def measure_in_processes(
+    prints: dict[int, Fingerprint],
+    tasks: Sequence[Task],
+    workers: int,
+    done: Callable[[int], None] | None = None,
+) -> Iterator[PairSignals]:
+    """The signals of ``tasks`` in order, measured by ``workers`` processes;
+    ``done(n)`` after each chunk with the number of pairs measured so far."""
+    ids = {i for a, b, _, _ in tasks for i in (a, b)}
+    block = PrintBlock.write({i: prints[i] for i in ids})
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start,
+            initargs=(str(block.path), block.places),
+        ) as pool:  # fmt: skip
+            chunks = [list(tasks[k : k + CHUNK]) for k in range(0, len(tasks), CHUNK)]
+            measured = 0
+            for got in pool.map(_measure, chunks):
+                measured += len(got)
+                if done:
+                    done(measured)
+                yield from got
+    finally:
+        block.close()
