@@ -6,6 +6,10 @@ their own. They are started fresh (``spawn``), never forked from a process that 
 serving the API or the web UI from other threads, and they map the fingerprints' pixels
 from one file in memory (``/dev/shm`` where it has room) rather than receive them: a
 pair costs two ids to send and its signals to return.
+
+As with any use of Python's processes other than ``fork``, a script that groups at
+import time needs the ``if __name__ == "__main__":`` guard: without it the workers
+cannot start, and the pairs are measured in threads (with a warning).
 """
 
 from __future__ import annotations
