@@ -116,7 +116,8 @@ def test_letterbox_bars_around_a_drawing_on_a_plain_ground_add_no_content(
     letterboxed copy has no more content pixels than its original (within the tie), where
     trimming the bars alone left it the whole drawing against the original's shapes."""
     from lookalike.grouping.keep import PIXEL_TIE
-    from lookalike.grouping.verify import _content, fingerprint
+    from lookalike.grouping.verifier import content_share
+    from lookalike.grouping.verify import fingerprint
 
     drawing = Image.new("RGB", (320, 240), (78, 240, 178))
     drawing.paste(scene("shapes", 3).resize((180, 100)), (70, 90))
@@ -125,7 +126,7 @@ def test_letterbox_bars_around_a_drawing_on_a_plain_ground_add_no_content(
     for name, im in (("drawing", drawing), ("barred", barred)):
         im.save(tmp_path / f"{name}.png")
         fp = fingerprint(tmp_path / f"{name}.png")
-        pixels[name] = _content(fp) * im.width * im.height
+        pixels[name] = content_share(fp) * im.width * im.height
         inner = fp.box[2] * fp.box[3] / (fp.pixels.shape[0] * fp.pixels.shape[1])
         if name == "barred":  # the bars alone leave the plain ground counted
             assert inner * im.width * im.height > (1 + PIXEL_TIE) * pixels["drawing"]
