@@ -141,6 +141,31 @@ class _Any:
 ANY_REASON = _Any()
 
 
+def test_a_watermark_on_a_plain_ground_adds_no_content(tmp_path: Path) -> None:
+    """A drawing on a plain ground: its share of content is the box around its shapes, and
+    a watermark on the ground widens that box. Copies of one size in the same framing show
+    one picture, so they share the least of their shares, and the original is kept (it
+    was the watermarked copy, "the most pixels", before)."""
+    from lookalike.grouping.verifier import content_share
+    from lookalike.grouping.verify import fingerprint
+
+    root = tmp_path / "drawing"
+    root.mkdir()
+    drawing = Image.new("RGB", (480, 360), (70, 90, 120))
+    drawing.paste(scene("shapes", 3).resize((300, 200)), (150, 30))
+    for name in ("watermark", "noise", "brighter", "jpeg-q30"):
+        ALTERATIONS[name](drawing).save(root / f"a-{name}.png")
+    drawing.save(root / "z-original.png")
+    shares = {f.name: content_share(fingerprint(f)) for f in root.iterdir()}
+    assert shares["a-watermark.png"] > 1.2 * shares["z-original.png"]  # the premise
+    with Collection.open(root) as col:
+        col.index(workers=1)
+        report = find_duplicates(col)
+    group = _group_of(report, "z-original.png")
+    assert {m.path.name for m in group.members} >= {"a-watermark.png", "a-noise.png"}
+    assert group.keep.path.name == "z-original.png", group.keep_reason
+
+
 def test_a_lossy_copy_of_a_small_picture_is_not_kept(tmp_path: Path) -> None:
     """A 28-px picture and its JPEG quality-30 copy stored as PNG of the same size: the
     copy has lost the detail a strong re-encode removes, so it is not kept even where

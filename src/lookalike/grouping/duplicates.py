@@ -135,6 +135,7 @@ def _members(
     if not all(i in content for i in ids):
         content = {}
     verdicts = verdicts or {}
+    content = _shared_content(content, rows, verdicts)
     n = len(ids)
     if n * (n - 1) // 2 == len(verdicts):  # every pair verified: closeness on the pixels
         at = {i: k for k, i in enumerate(ids)}
@@ -163,6 +164,31 @@ def _members(
         for k, (i, c) in enumerate(zip(ids, cands, strict=True))
     ]
     return sorted(members, key=lambda m: (not m.keep, str(m.path))), why
+
+
+def _shared_content(
+    content: dict[int, float], rows: dict[int, FileRow], verdicts: dict[Pair, Verdict]
+) -> dict[int, float]:
+    """Content shares where copies of one size in the same framing share the least of
+    theirs: they show one picture, so what their shares differ by is an overlay on a
+    plain ground (a watermark widens the box the ground is trimmed to) or coding noise,
+    not more of the picture."""
+    if not content:
+        return content
+    out = dict(content)
+    changed = True
+    while changed:  # the least spreads along chains of such pairs
+        changed = False
+        for (a, b), v in verdicts.items():
+            if not (v.same and v.signals.same_framing and a in out and b in out):
+                continue
+            if (rows[a].width, rows[a].height) != (rows[b].width, rows[b].height):
+                continue
+            least = min(out[a], out[b])
+            if out[a] != least or out[b] != least:
+                out[a] = out[b] = least
+                changed = True
+    return out
 
 
 def _listed(ids: list[int], sim: np.ndarray, keep: int) -> list[tuple[int, int, float]]:

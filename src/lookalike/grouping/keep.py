@@ -4,8 +4,11 @@
 
 1. the most pixels of picture content (solid borders and letterbox bars do not count,
    nor a plain ground inside them; counts within 10% tie), so a downscaled or cropped
-   copy never wins. Tiny pictures (at most 64 px) count the file's pixels, within 20%:
-   on them a lossy re-encode's ringing on the background passes for content;
+   copy never wins. Copies of one size verified in the same framing count the least
+   share of content among them (a grouping passes them so): they show one picture, and
+   a watermark on a plain ground only widens the box the ground is trimmed to. Tiny
+   pictures (at most 64 px) count the file's pixels, within 20%: on them a lossy
+   re-encode's ringing on the background passes for content;
 2. among pictures of at most 256 px, no lossy copy: a member from which a strong JPEG
    re-encode (quality 30) removes less than 40% of the detail it removes from the most
    detailed member has been through lossy compression already (a JPEG or WebP copy);
