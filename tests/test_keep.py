@@ -110,11 +110,14 @@ def test_a_bordered_copy_does_not_win_on_pixels(tmp_path: Path) -> None:
 
 
 def test_letterbox_bars_around_a_drawing_on_a_plain_ground_add_no_content(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bars are trimmed, and so is the drawing's own plain ground inside them: the
     letterboxed copy has no more content pixels than its original (within the tie), where
-    trimming the bars alone left it the whole drawing against the original's shapes."""
+    trimming the bars alone left it the whole drawing against the original's shapes. As
+    a JPEG too, whose ringing along the bars' edge hid the ground inside them from the
+    trim until it looked past that edge."""
+    from lookalike.grouping import verifier
     from lookalike.grouping.keep import PIXEL_TIE
     from lookalike.grouping.verifier import content_share
     from lookalike.grouping.verify import fingerprint
@@ -122,15 +125,20 @@ def test_letterbox_bars_around_a_drawing_on_a_plain_ground_add_no_content(
     drawing = Image.new("RGB", (320, 240), (78, 240, 178))
     drawing.paste(scene("shapes", 3).resize((180, 100)), (70, 90))
     barred = ALTERATIONS["border"](drawing)
-    pixels = {}
-    for name, im in (("drawing", drawing), ("barred", barred)):
-        im.save(tmp_path / f"{name}.png")
-        fp = fingerprint(tmp_path / f"{name}.png")
-        pixels[name] = content_share(fp) * im.width * im.height
-        inner = fp.box[2] * fp.box[3] / (fp.pixels.shape[0] * fp.pixels.shape[1])
-        if name == "barred":  # the bars alone leave the plain ground counted
-            assert inner * im.width * im.height > (1 + PIXEL_TIE) * pixels["drawing"]
-    assert abs(pixels["barred"] - pixels["drawing"]) <= PIXEL_TIE * pixels["drawing"]
+    for suffix in ("png", "jpg"):
+        pixels = {}
+        for name, im in (("drawing", drawing), ("barred", barred)):
+            im.save(tmp_path / f"{name}.{suffix}", quality=85)
+            fp = fingerprint(tmp_path / f"{name}.{suffix}")
+            pixels[name] = content_share(fp) * im.width * im.height
+            inner = fp.box[2] * fp.box[3] / (fp.pixels.shape[0] * fp.pixels.shape[1])
+            if name == "barred":  # the bars alone leave the plain ground counted
+                assert inner * im.width * im.height > (1 + PIXEL_TIE) * pixels["drawing"]
+        assert abs(pixels["barred"] - pixels["drawing"]) <= PIXEL_TIE * pixels["drawing"]
+    # the premise: trimmed right along the bars' edge, the JPEG's ground stays counted
+    monkeypatch.setattr(verifier, "RING", 0)
+    ringed = content_share(fingerprint(tmp_path / "barred.jpg")) * barred.width * barred.height
+    assert ringed > (1 + PIXEL_TIE) * pixels["drawing"]
 
 
 class _Any:

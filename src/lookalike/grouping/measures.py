@@ -19,9 +19,11 @@ from lookalike.collection import Collection
 from lookalike.errors import StoreError
 from lookalike.store import Catalog, FileRow
 
-#: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures: kept
-#: measures of another version are never reused (and are pruned).
-SIGNALS_VERSION = 9
+#: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures, or
+#: one to ``content_share`` (``grouping/verifier.py``) a picture's share of content: kept
+#: measures of another version are never reused (and are pruned). 10: the share looks
+#: for a border inside a trimmed one past the edge where lossy coding rings.
+SIGNALS_VERSION = 10
 
 
 def measures_version() -> str:

@@ -259,6 +259,8 @@ class Verifier:
 #: How many solid borders, one inside the other, the share of content trims at most
 #: (it stops where nothing more trims).
 BORDER_LAYERS = 8
+#: How far (px of the thumbnail) inside a trimmed border the next one is looked for.
+RING = 2
 
 
 def content_share(fp: Fingerprint) -> float:
@@ -266,9 +268,19 @@ def content_share(fp: Fingerprint) -> float:
     them until nothing more trims (letterbox bars around a drawing on a plain ground: the
     bars, then the ground), so a letterboxed copy has no more content than its original."""
     top, left, h, w = fp.box
+    trimmed = fp.trimmed
     for _ in range(BORDER_LAYERS - 1):
-        inner = trim_box(fp.pixels[top : top + h, left : left + w])
-        if inner == (0, 0, h, w):
+        # inside a trimmed border, lossy coding rings for a pixel or two along its edge
+        # (black bars against a light ground): the next border is looked for past that,
+        # and a side where none is found keeps its edge
+        r = RING if trimmed and min(h, w) > 2 * RING + 8 else 0
+        it, il, ih, iw = trim_box(fp.pixels[top + r : top + h - r, left + r : left + w - r])
+        if (it, il, ih, iw) == (0, 0, h - 2 * r, w - 2 * r):
             break
-        top, left, h, w = top + inner[0], left + inner[1], inner[2], inner[3]
+        bottom = top + h if it + ih == h - 2 * r else top + r + it + ih
+        right = left + w if il + iw == w - 2 * r else left + r + il + iw
+        top = top if it == 0 else top + r + it
+        left = left if il == 0 else left + r + il
+        h, w = bottom - top, right - left
+        trimmed = True
     return (h * w) / (fp.pixels.shape[0] * fp.pixels.shape[1])
