@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,13 +114,10 @@ def _measure(tasks: list[Task]) -> list[PairSignals]:
 
 
 def measure_in_processes(
-    prints: dict[int, Fingerprint],
-    tasks: Sequence[Task],
-    workers: int,
-    done: Callable[[int], None] | None = None,
+    prints: dict[int, Fingerprint], tasks: Sequence[Task], workers: int
 ) -> Iterator[PairSignals]:
-    """The signals of ``tasks`` in order, measured by ``workers`` processes;
-    ``done(n)`` after each chunk with the number of pairs measured so far."""
+    """The signals of ``tasks`` in order, measured by ``workers`` processes, each
+    chunk's as soon as it is done (the caller reports progress)."""
     ids = {i for a, b, _, _ in tasks for i in (a, b)}
     block = PrintBlock.write({i: prints[i] for i in ids})
     try:
@@ -130,11 +127,7 @@ def measure_in_processes(
             initargs=(str(block.path), block.places),
         ) as pool:  # fmt: skip
             chunks = [list(tasks[k : k + CHUNK]) for k in range(0, len(tasks), CHUNK)]
-            measured = 0
             for got in pool.map(_measure, chunks):
-                measured += len(got)
-                if done:
-                    done(measured)
                 yield from got
     finally:
         block.close()
