@@ -152,7 +152,7 @@ ANY_REASON = _Any()
 def test_a_watermark_on_a_plain_ground_adds_no_content(tmp_path: Path) -> None:
     """A drawing on a plain ground: its share of content is the box around its shapes, and
     a watermark on the ground widens that box. Copies of one size in the same framing show
-    one picture, so they share the least of their shares, and the original is kept (it
+    one picture, so they share the largest of their shares, and the original is kept (it
     was the watermarked copy, "the most pixels", before)."""
     from lookalike.grouping.verifier import content_share
     from lookalike.grouping.verify import fingerprint

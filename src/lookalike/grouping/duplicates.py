@@ -169,24 +169,25 @@ def _members(
 def _shared_content(
     content: dict[int, float], rows: dict[int, FileRow], verdicts: dict[Pair, Verdict]
 ) -> dict[int, float]:
-    """Content shares where copies of one size in the same framing share the least of
-    theirs: they show one picture, so what their shares differ by is an overlay on a
-    plain ground (a watermark widens the box the ground is trimmed to) or coding noise,
-    not more of the picture."""
+    """Content shares where copies of one size in the same framing share the largest of
+    theirs: they show one picture, so a share that falls short of another's is a mark on
+    a plain ground trimmed into the box (a watermark widens the box of the copy it is
+    on, so the unmarked original has the smaller one) or a picture shrunk inside bars on
+    the same canvas (which the least share would impose on its original)."""
     if not content:
         return content
     out = dict(content)
     changed = True
-    while changed:  # the least spreads along chains of such pairs
+    while changed:  # the largest spreads along chains of such pairs
         changed = False
         for (a, b), v in verdicts.items():
             if not (v.same and v.signals.same_framing and a in out and b in out):
                 continue
             if (rows[a].width, rows[a].height) != (rows[b].width, rows[b].height):
                 continue
-            least = min(out[a], out[b])
-            if out[a] != least or out[b] != least:
-                out[a] = out[b] = least
+            widest = max(out[a], out[b])
+            if out[a] != widest or out[b] != widest:
+                out[a] = out[b] = widest
                 changed = True
     return out
 

@@ -4,7 +4,7 @@
 
 1. the most pixels of picture content (solid borders and letterbox bars do not count,
    nor a plain ground inside them; counts within 10% tie), so a downscaled or cropped
-   copy never wins. Copies of one size verified in the same framing count the least
+   copy never wins. Copies of one size verified in the same framing count the largest
    share of content among them (a grouping passes them so): they show one picture, and
    a watermark on a plain ground only widens the box the ground is trimmed to. Tiny
    pictures (at most 64 px) count the file's pixels, within 20%: on them a lossy
