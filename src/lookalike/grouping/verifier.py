@@ -266,7 +266,8 @@ RING = 2
 def content_share(fp: Fingerprint) -> float:
     """A fingerprint's share of picture content: solid borders trimmed, and those inside
     them until nothing more trims (letterbox bars around a drawing on a plain ground: the
-    bars, then the ground), so a letterboxed copy has no more content than its original."""
+    bars, then the ground, looked for :data:`RING` px past the bars' edge, where a JPEG
+    rings), so a letterboxed copy has no more content than its original."""
     top, left, h, w = fp.box
     trimmed = fp.trimmed
     for _ in range(BORDER_LAYERS - 1):
