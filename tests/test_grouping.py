@@ -287,6 +287,15 @@ def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     data = json.loads(capsys.readouterr().out)
     assert data["thresholds"]["near"] == verify_gate("efficientnet-lite0", "multi")
     assert data["groups"][0]["tier"] == "exact"
+    # measured again on one thread: the same groups, every pair measured anew
+    assert main(["group", str(indexed), "--json", "--remeasure", "--workers", "1"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["pairs_measured"] > 0 and again["pairs_reused"] == 0
+
+    def members(d: dict) -> list:  # type: ignore[type-arg]
+        return sorted(sorted(m["path"] for m in g["members"]) for g in d["groups"])
+
+    assert members(again) == members(data)
 
     review = tmp_path / "review"
     assert main(["group", str(indexed), "--move-to", str(review)]) == 0

@@ -212,6 +212,14 @@ def register(app: typer.Typer) -> None:
                 "measured by an earlier run of this collection is judged on its kept measures)."
             ),
         ] = False,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help="Parallel workers verifying pairs (default: one per core; past 2,000 "
+                "pairs to measure they are processes, else threads; 1: one thread).",
+            ),
+        ] = None,
         limit: Annotated[int, typer.Option(help="Groups shown per tier.")] = 20,
         db: Annotated[Path | None, typer.Option(help="Database folder.")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)] = False,
@@ -265,6 +273,7 @@ def register(app: typer.Typer) -> None:
                     verify=verify,
                     keep=keep,
                     reuse=not remeasure,
+                    workers=workers,
                 )
             if as_json:
                 print(json.dumps(report.to_dict(), indent=2))
