@@ -216,3 +216,18 @@ def test_everyday_commands_print_no_library_noise(tmp_path: Path) -> None:
         assert done.returncode == 0, (args, said)
         for noise in ("Traceback", "WARNING", "UserWarning", "FutureWarning"):
             assert noise not in said, (args, said)
+
+
+def test_ctrl_c_says_the_work_is_kept_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C in a command (typer turns its KeyboardInterrupt into a returned status
+    outside standalone mode, which was lost: the run ended silently with status 0)."""
+    from lookalike import collection
+
+    def interrupted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(collection.Collection, "open", interrupted)
+    assert main(["info", str(tmp_path)]) == 130
+    assert "interrupted; finished work is saved" in capsys.readouterr().err

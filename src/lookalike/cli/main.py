@@ -71,6 +71,10 @@ for module in (
     module.register(app)
 
 
+#: The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for a user-facing error)."""
     if debug():
@@ -82,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("pymilvus", "milvus_lite", "faiss", "onnxruntime", "streamlit"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
-        app(args=argv, standalone_mode=False)
+        # outside standalone mode typer returns an exit status rather than raising it: a
+        # command's typer.Exit(code), and 130 for Ctrl-C (its KeyboardInterrupt)
+        status = app(args=argv, standalone_mode=False)
     except ImageDecodeError as exc:
         err.print(f"[red]error:[/] {escape(f'{exc.path}: {exc.reason}')}", highlight=False)
         return 2
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         err.print("interrupted; finished work is saved, run the same command to resume")
-        return 130
+        return INTERRUPTED
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
@@ -105,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return int(getattr(exc, "exit_code", 2))
+    if isinstance(status, int) and not isinstance(status, bool):
+        if status == INTERRUPTED:
+            err.print("interrupted; finished work is saved, run the same command to resume")
+        return status
     return 0
 
 

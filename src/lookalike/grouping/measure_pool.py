@@ -121,13 +121,17 @@ def measure_in_processes(
     ids = {i for a, b, _, _ in tasks for i in (a, b)}
     block = PrintBlock.write({i: prints[i] for i in ids})
     try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start,
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
             initargs=(str(block.path), block.places),
-        ) as pool:  # fmt: skip
+        )  # fmt: skip
+        try:
             chunks = [list(tasks[k : k + CHUNK]) for k in range(0, len(tasks), CHUNK)]
             for got in pool.map(_measure, chunks):
                 yield from got
+        finally:
+            # interrupted (Ctrl-C, or the caller stopped): the chunks not yet started are
+            # dropped, so the run ends once the two under way do, not after all of them
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         block.close()

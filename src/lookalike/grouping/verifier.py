@@ -146,23 +146,25 @@ class Verifier:
                 if self.kept is not None and n % FLUSH_EVERY == 0:
                     self.kept.flush()  # an interrupted run keeps what it measured
 
-        if self.workers > 1 and len(todo) >= measure_pool.MIN_PAIRS:
-            try:
-                self._measure_in_processes(pairs, todo, out, moved)
-            except (OSError, BrokenProcessPool) as exc:  # no processes here: threads
-                log.warning("measuring pairs in threads: worker processes failed (%s)", exc)
-            todo = [k for k in todo if out[k] is None]
-        if self.workers <= 1 or len(todo) < 64:
-            for k in todo:
-                out[k] = one(pairs[k])
-        else:
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
-                judged = ex.map(one, [pairs[k] for k in todo])
-                for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
-                    out[k] = v
-                    moved(n)
-        if self.kept is not None:
-            self.kept.flush()
+        try:
+            if self.workers > 1 and len(todo) >= measure_pool.MIN_PAIRS:
+                try:
+                    self._measure_in_processes(pairs, todo, out, moved)
+                except (OSError, BrokenProcessPool) as exc:  # no processes here: threads
+                    log.warning("measuring pairs in threads: worker processes failed (%s)", exc)
+                todo = [k for k in todo if out[k] is None]
+            if self.workers <= 1 or len(todo) < 64:
+                for k in todo:
+                    out[k] = one(pairs[k])
+            else:
+                with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
+                    judged = ex.map(one, [pairs[k] for k in todo])
+                    for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
+                        out[k] = v
+                        moved(n)
+        finally:  # an interrupted run keeps every pair it measured (Ctrl-C included)
+            if self.kept is not None:
+                self.kept.flush()
         if progress:
             progress(len(pairs), len(pairs))
         return [v for v in out if v is not None]
