@@ -140,7 +140,7 @@ class Verifier:
         done = len(pairs) - len(todo)
 
         def moved(n: int) -> None:
-            if n % 512 == 0 or n == len(todo):
+            if n % 512 == 0:
                 if progress:
                     progress(done + n, len(pairs))
                 if self.kept is not None and n % FLUSH_EVERY == 0:
@@ -191,7 +191,7 @@ class Verifier:
         measured = measure_pool.measure_in_processes(self.prints, tasks, self.workers)
         for n, (k, signals) in enumerate(zip(ready, measured, strict=True)):
             (a, b), _ = pairs[k]
-            out[k] = self._record(a, b, signals)
+            out[k] = self._record(a, b, tasks[n][3], signals)
             moved(n + 1)
 
     def _unjudged(self, pairs: list[tuple[tuple[int, int], float]]) -> list[int]:
@@ -245,14 +245,14 @@ class Verifier:
             return Verdict(False, signals, f"not verified: {self.path_of(bad)}: {why}")
         if self.first(a, b) == b:
             fa, fb = fb, fa
-        return self._record(a, b, compare(fa, fb, cosine, framed=framed))
+        return self._record(a, b, framed, compare(fa, fb, cosine, framed=framed))
 
-    def _record(self, a: int, b: int, measured: PairSignals) -> Verdict:
+    def _record(self, a: int, b: int, framed: bool, measured: PairSignals) -> Verdict:
         """Judge a pair just measured, keep its signals for later runs and its verdict."""
         with self._count:
             self.measured += 1
         if self.kept is not None:
-            self.kept.add_pair(a, b, self._is_framed(a, b), signals_text(measured))
+            self.kept.add_pair(a, b, framed, signals_text(measured))
         verdict = judge_pair(self.rules, measured)
         self._verdicts[(a, b)] = verdict
         return verdict
