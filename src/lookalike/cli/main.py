@@ -96,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         # escaped: a hint such as pip install 'lookalike[milvus]' is text, not markup
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
-    except KeyboardInterrupt:
-        err.print("interrupted; finished work is saved, run the same command to resume")
-        return INTERRUPTED
+    except KeyboardInterrupt:  # raised outside a command's run (typer's returns 130)
+        status = INTERRUPTED
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
@@ -111,11 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return int(getattr(exc, "exit_code", 2))
-    if isinstance(status, int) and not isinstance(status, bool):
-        if status == INTERRUPTED:
-            err.print("interrupted; finished work is saved, run the same command to resume")
-        return status
-    return 0
+    if status == INTERRUPTED:
+        err.print("interrupted; finished work is saved, run the same command to resume")
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def run() -> None:
