@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,35 +43,46 @@ def photo_set(count: int, size: tuple[int, int], *, seed: int = 0, quality: int 
     return root
 
 
-def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> Path:
-    """A photo library as a user has one: ``count`` JPEGs, most of them distinct views
-    (windows that overlap little) of scikit-image's photos and Debian's wallpapers, so
-    neighbouring views of one scene look alike as burst shots do, and a share
-    (``copies``) of views with one altered copy (re-saved smaller, mirrored or
-    brightened). Each is 640 px on its longer side, so it decodes as a phone photo
-    shared on the web does. Made once (it fetches the wallpaper packages), then reused.
+@dataclass(frozen=True)
+class LibraryPlan:
+    """What a photo library holds, decided before any picture is made: each view's
+    source picture and window, and each copy's view and alteration. It is the library's
+    ground truth (which files show one picture), and it follows from the seed and the
+    sources' sizes alone, so it is recovered for a library made earlier."""
 
-    The sources are 79 pictures here, so each gives ~120 views at 10,000: a harder
-    library than most (many look-alikes to verify) but distinct pictures all the same."""
+    sources: list[str]  # a name for each source picture
+    views: list[tuple[int, tuple[int, int, int, int]]]  # (source, window) of view-i
+    copies: list[tuple[int, str]]  # (view, alteration) of copy-i
+
+
+#: The alterations of the library's copies, in the order the seed picks them.
+LIBRARY_ALTERATIONS = ("resized-3/4", "mirrored", "brighter")
+
+
+def _library_sources() -> list[tuple[str, Image.Image]]:
     from lookalike.datasets.duplicate_sources import _wallpaper_files
 
-    root = cache_dir() / "bench" / f"library-{count}-s{seed}"
-    if (root / ".complete").exists():
-        return root
-    rng = np.random.default_rng(seed)
-    sources = [sample_photo(n).convert("RGB") for n in SAMPLE_PHOTOS]
-    sources = [s for s in sources if min(s.size) >= 300]
+    sources = [(f"skimage:{n}", sample_photo(n).convert("RGB")) for n in SAMPLE_PHOTOS]
+    sources = [(n, s) for n, s in sources if min(s.size) >= 300]
     for f in _wallpaper_files():
         with Image.open(f) as im:
             im.draft("RGB", (2048, 2048))
-            sources.append(ImageOps.exif_transpose(im).convert("RGB"))
+            sources.append((Path(f).name, ImageOps.exif_transpose(im).convert("RGB")))
+    return sources
+
+
+def library_plan(
+    sizes: list[tuple[int, int]], names: list[str], count: int, seed: int, copies: float
+) -> LibraryPlan:
+    """The library's plan for sources of these (width, height): views spread over the
+    sources by area, windows that overlap little (see :func:`library_set`)."""
+    rng = np.random.default_rng(seed)
     n_copies = int(count * copies)
     n_views = count - n_copies
-    areas = np.array([s.width * s.height for s in sources], float)
+    areas = np.array([w * h for w, h in sizes], float)
     shares = np.maximum(1, np.round(n_views * areas / areas.sum())).astype(int)
-    views: list[Image.Image] = []
-    for src, n in zip(sources, shares.tolist(), strict=True):
-        w, h = src.size
+    views: list[tuple[int, tuple[int, int, int, int]]] = []
+    for s, ((w, h), n) in enumerate(zip(sizes, shares.tolist(), strict=True)):
         placed: list[tuple[int, int, int, int]] = []
         for _ in range(n * 20):
             if len(placed) >= n:
@@ -83,27 +95,61 @@ def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> 
             box = (x, y, x + vw, y + vh)
             if all(_shared(box, b) <= 0.3 for b in placed):
                 placed.append(box)
-        for box in placed:
-            im = src.crop(box)  # decoded as a 640-px photo is, whatever the window
-            f = 640 / max(im.size)
-            im = im.resize((round(im.width * f), round(im.height * f)), Image.Resampling.BICUBIC)
-            views.append(im)
+        views += [(s, box) for box in placed]
     order = rng.permutation(len(views))[:n_views]
-    root.mkdir(parents=True, exist_ok=True)
     kept = [views[k] for k in order.tolist()]
-    for i, im in enumerate(kept):
+    picked = rng.choice(len(kept), size=min(n_copies, len(kept)), replace=False)
+    plan_copies = [(int(k), LIBRARY_ALTERATIONS[int(rng.integers(3))]) for k in picked]
+    return LibraryPlan(names, kept, plan_copies)
+
+
+def library_set(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> Path:
+    """A photo library as a user has one: ``count`` JPEGs, most of them distinct views
+    (windows that overlap little) of scikit-image's photos and Debian's wallpapers, so
+    neighbouring views of one scene look alike as burst shots do, and a share
+    (``copies``) of views with one altered copy (re-saved smaller, mirrored or
+    brightened). Each is 640 px on its longer side, so it decodes as a phone photo
+    shared on the web does. Made once (it fetches the wallpaper packages), then reused;
+    :func:`library_truth` tells which files show one picture.
+
+    The sources are 79 pictures here, so each gives ~120 views at 10,000: a harder
+    library than most (many look-alikes to verify) but distinct pictures all the same."""
+    root = _library_root(count, seed)
+    if (root / ".complete").exists():
+        return root
+    named = _library_sources()
+    sources = [s for _, s in named]
+    plan = library_plan([s.size for s in sources], [n for n, _ in named], count, seed, copies)
+    root.mkdir(parents=True, exist_ok=True)
+    views: list[Image.Image] = []
+    for i, (s, box) in enumerate(plan.views):
+        im = sources[s].crop(box)  # decoded as a 640-px photo is, whatever the window
+        f = 640 / max(im.size)
+        im = im.resize((round(im.width * f), round(im.height * f)), Image.Resampling.BICUBIC)
         _save(root / f"view-{i:05d}.jpg", im)
-    for i, k in enumerate(rng.choice(len(kept), size=min(n_copies, len(kept)), replace=False)):
-        im, how = kept[int(k)], int(rng.integers(3))
-        if how == 0:
+        views.append(im)
+    for i, (k, how) in enumerate(plan.copies):
+        im = views[k]
+        if how == "resized-3/4":
             im = im.resize((max(1, im.width * 3 // 4), max(1, im.height * 3 // 4)))
-        elif how == 1:
+        elif how == "mirrored":
             im = ImageOps.mirror(im)
         else:
             im = ImageEnhance.Brightness(im).enhance(1.2)
         _save(root / f"copy-{i:05d}.jpg", im, quality=80)
     (root / ".complete").touch()
     return root
+
+
+def library_truth(count: int = 10_000, *, seed: int = 0, copies: float = 0.05) -> LibraryPlan:
+    """The plan of :func:`library_set` for these arguments (its sources are read again
+    for their sizes; no picture is made)."""
+    named = _library_sources()
+    return library_plan([s.size for _, s in named], [n for n, _ in named], count, seed, copies)
+
+
+def _library_root(count: int, seed: int) -> Path:
+    return cache_dir() / "bench" / f"library-{count}-s{seed}"
 
 
 def _shared(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
