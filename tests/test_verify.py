@@ -1022,3 +1022,61 @@ def test_many_pairs_are_measured_in_worker_processes_as_in_threads(
 
     monkeypatch.setattr(measure_pool, "measure_in_processes", no_processes)
     assert verdicts(2) == one
+
+
+UNGUARDED_SCRIPT = """
+import numpy as np
+from lookalike.grouping.verifier import Verifier
+from lookalike.grouping.verify import Fingerprint
+from lookalike.grouping.verify_fit import load_rules
+
+# no `if __name__ == "__main__":` guard: a spawned worker runs this again and dies
+rng = np.random.default_rng(0)
+judge = Verifier(load_rules(), lambda i: f"{i}.png", workers=2)
+for i in range(COUNT):
+    pixels = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    judge.prints[i] = Fingerprint(16, 16, pixels, (0, 0, 16, 16))
+pairs = [((i, i + 1), 0.9) for i in range(COUNT - 1)]
+print("judged", len(judge.judge_many(pairs)))
+"""
+
+
+def test_a_script_without_the_main_guard_is_judged_in_threads_not_hung(tmp_path: Path) -> None:
+    """A script that groups at import time makes each spawned worker run it again and
+    die. With thousands of fingerprints the run must still end (in threads, with a
+    warning): a worker's start data larger than a pipe holds (64 KB) would leave the
+    parent waiting forever to write it to the dead worker."""
+    import subprocess
+    import sys
+
+    count = 8000  # where each lies in the shared block: ~170 KB pickled
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT.replace("COUNT", str(count)))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"judged {count - 1}" in done.stdout
+    assert "measuring pairs in threads" in done.stderr
+
+
+def test_blocks_left_by_killed_runs_are_swept(tmp_path: Path) -> None:
+    """A run killed before it could delete its pixel block (in ``/dev/shm`` it would hold
+    memory until a restart) leaves a folder named after its process; the next run
+    deletes those whose process is gone, never a live one's."""
+    import os
+    import subprocess
+    import sys
+
+    from lookalike.grouping import measure_pool
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"{measure_pool.PREFIX}{gone.stdout.strip()}-abc"
+    alive = tmp_path / f"{measure_pool.PREFIX}{os.getpid()}-def"
+    other = tmp_path / "something-else"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "pixels.npy").write_bytes(b"x")
+    measure_pool._sweep(tmp_path)
+    assert not dead.exists() and alive.exists() and other.exists()

@@ -40,37 +40,65 @@ Place = tuple[int, int, int, int, int, tuple[int, int, int, int]]
 CHUNK = 128
 #: Fewer pairs than this are measured in threads: starting processes costs about a second.
 MIN_PAIRS = 2000
+#: The files of a :class:`PrintBlock`: the pixels, and where each fingerprint's lie.
+PIXELS, PLACES = "pixels.npy", "places.npy"
+#: The name a :class:`PrintBlock`'s folder starts with, followed by its process id.
+PREFIX = "lookalike-prints-"
 
 
 @dataclass
 class PrintBlock:
-    """Fingerprints' pixels written once to a file that worker processes map read-only."""
+    """Fingerprints' pixels written once to a file that worker processes map read-only,
+    and where each lies (:data:`Place`) in a second file beside it. Workers get the
+    folder's name only: a worker's start data must fit in a pipe (64 KB). A worker that
+    dies before reading it all (a script that groups at import time, without the main
+    guard) would otherwise leave the parent waiting forever to write the rest, as Python
+    keeps the pipe's other end open until the write returns."""
 
-    path: Path
+    folder: Path
     places: dict[int, Place]
 
     @classmethod
     def write(cls, prints: dict[int, Fingerprint]) -> PrintBlock:
-        """Write ``prints`` (uint8 pixels, one after another) to a new temporary file."""
+        """Write ``prints`` (uint8 pixels, one after another) to a new temporary folder."""
         places: dict[int, Place] = {}
         offset = 0
         for i, fp in prints.items():
             h, w = fp.pixels.shape[:2]
             places[i] = (offset, h, w, fp.width, fp.height, fp.box)
             offset += h * w * 3
-        folder = Path(tempfile.mkdtemp(prefix="lookalike-prints-", dir=_scratch(offset)))
-        path = folder / "pixels"
-        block = np.lib.format.open_memmap(path, "w+", np.uint8, (max(1, offset),))
+        scratch = _scratch(offset)
+        _sweep(Path(scratch or tempfile.gettempdir()))
+        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=scratch))
+        block = np.lib.format.open_memmap(folder / PIXELS, "w+", np.uint8, (max(1, offset),))
         for i, fp in prints.items():
             start, h, w = places[i][:3]
             block[start : start + h * w * 3] = fp.pixels.reshape(-1)
         block.flush()
         del block
-        return cls(path, places)
+        table = [(i, *place[:5], *place[5]) for i, place in places.items()]
+        np.save(folder / PLACES, np.array(table, np.int64).reshape(-1, 10))
+        return cls(folder, places)
 
     def close(self) -> None:
-        """Delete the file (the workers have stopped)."""
-        shutil.rmtree(self.path.parent, ignore_errors=True)
+        """Delete the files (the workers have stopped)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _sweep(scratch: Path) -> None:
+    """Delete the blocks that runs killed before they could (``kill -9``, the
+    out-of-memory killer: in ``/dev/shm`` such a block holds memory until the machine
+    restarts): those whose process, named in the folder's name, is gone."""
+    for folder in scratch.glob(f"{PREFIX}*-*"):
+        pid = folder.name[len(PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):  # alive, another user's; or no pid
+            continue
 
 
 def _scratch(size: int) -> str | None:
@@ -89,13 +117,15 @@ _places: dict[int, Place] = {}
 _prints: dict[int, Fingerprint] = {}
 
 
-def _start(path: str, places: dict[int, Place]) -> None:
+def _start(folder: str) -> None:
     global _block, _places
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already
-    _block = np.load(path, mmap_mode="r")
-    _places = places
+    _block = np.load(Path(folder) / PIXELS, mmap_mode="r")
+    table = np.load(Path(folder) / PLACES).tolist()
+    _places = {i: (o, h, w, width, height, (t, lft, bh, bw))
+               for i, o, h, w, width, height, t, lft, bh, bw in table}  # fmt: skip
     _prints.clear()
 
 
@@ -123,7 +153,7 @@ def measure_in_processes(
     try:
         pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
-            initargs=(str(block.path), block.places),
+            initargs=(str(block.folder),),
         )  # fmt: skip
         try:
             chunks = [list(tasks[k : k + CHUNK]) for k in range(0, len(tasks), CHUNK)]
