@@ -108,6 +108,35 @@ def test_chains_are_split_by_complete_linkage() -> None:
     assert all(len(g) == 2 for g in groups) and len(groups) == 1
 
 
+def test_a_component_too_large_to_check_pairwise_is_cut_along_its_stronger_edges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight tight clusters chained by looser links into one component larger than
+    complete linkage takes: it is cut where the links are weakest, and every group still
+    holds only members similar to each other (kept whole, it was one group of 40)."""
+    from lookalike.grouping import linkage
+
+    centres = np.radians(np.arange(8) * 24.0)  # neighbours cos 24 deg = 0.91, next 0.67
+    angles = (centres[:, None] + np.radians([-0.5, -0.25, 0.0, 0.25, 0.5])).ravel()
+    v = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -2.0)
+    nearest = np.argsort(-sims, axis=1)[:, :6]
+    graph = KnnGraph(
+        np.arange(1, 41), nearest + 1, np.take_along_axis(sims, nearest, 1).astype(np.float32)
+    )
+    vectors = lambda ids: v[[i - 1 for i in ids]]  # noqa: E731
+    t = 0.9
+    assert link(graph, t) == [list(range(1, 41))]  # one chain of all forty
+    monkeypatch.setattr(linkage, "MAX_REFINE", 10)
+    groups = link(graph, t, vectors=vectors)
+    assert sorted(groups) == [list(range(5 * k + 1, 5 * k + 6)) for k in range(8)]
+    for g in groups:
+        assert (
+            sims[np.ix_([i - 1 for i in g], [i - 1 for i in g])] + 3 * np.eye(len(g))
+        ).min() >= t
+
+
 def test_tiny_pictures_draw_candidates_from_deeper_neighbour_lists() -> None:
     """A copy below the first ``depth`` look-alikes is a candidate only for a tiny picture."""
     graph = KnnGraph(

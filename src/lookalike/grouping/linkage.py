@@ -1,6 +1,9 @@
 """Groups from a k-nearest-neighbour graph: edges above a similarity threshold, joined by
 connected components, then split by complete linkage so no chain of look-alikes merges
-two images that are themselves far apart. Memory grows with n * k, never n * n."""
+two images that are themselves far apart. A component too large for that (a loose
+threshold over a collection of look-alike pictures chains thousands) is first cut into
+parts along its stronger edges. Memory grows with n * k, and with the square of
+:data:`MAX_REFINE` at most, never n * n."""
 
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from scipy.sparse.csgraph import connected_components
 
 from lookalike.results import KnnGraph
 
-#: Components up to this size are checked pairwise (complete linkage); larger ones, which
-#: only a very loose threshold makes, are kept as found.
+#: Components up to this size are checked pairwise (complete linkage); larger ones are
+#: cut along their stronger edges into parts of at most this size first.
 MAX_REFINE = 2000
+#: How much the threshold rises at each cut of a large component.
+CUT_STEP = 0.005
 
 Pair = tuple[int, int]
 
@@ -44,25 +49,53 @@ def link(
     allowed = np.ones(n, bool) if nodes is None else np.isin(ids, nodes)
     nb, sm = graph.neighbours, graph.similarities
     ii, kk = np.nonzero((nb >= 0) & (sm >= threshold) & allowed[:, None])
-    target = nb[ii, kk]
+    target, w = nb[ii, kk], sm[ii, kk]
     at = np.searchsorted(ids, target, sorter=order).clip(max=max(n - 1, 0))
     jj = order[at] if n else at
     ok = (ids[jj] == target) & allowed[jj]
-    ii, jj = ii[ok], jj[ok]
+    ii, jj, w = ii[ok], jj[ok], w[ok]
     if blocked:
         a_id, b_id = ids[ii], ids[jj]
         keys = np.minimum(a_id, b_id) * (1 << 32) + np.maximum(a_id, b_id)
         block_keys = np.fromiter((x * (1 << 32) + y for x, y in blocked), np.int64, len(blocked))
         keep = ~np.isin(keys, block_keys)
-        ii, jj = ii[keep], jj[keep]
-    adj = coo_matrix((np.ones(len(ii), np.int8), (ii, jj)), shape=(n, n))
-    count, labels = connected_components(adj, directed=False)
-    sizes = np.bincount(labels, minlength=count)
+        ii, jj, w = ii[keep], jj[keep], w[keep]
     groups: list[list[int]] = []
-    for label in np.flatnonzero(sizes >= 2):
-        members = [int(ids[i]) for i in np.flatnonzero(labels == label)]
+    for part in _parts(ii, jj, w, threshold, vectors is not None):
+        members = [int(i) for i in ids[part]]
         groups.extend(_refine(members, threshold, blocked, vectors))
     return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
+def _parts(
+    ii: NDArray[np.intp],
+    jj: NDArray[np.intp],
+    sims: NDArray[np.float32],
+    threshold: float,
+    cut: bool,
+) -> list[NDArray[np.intp]]:
+    """The connected components of the edges ``ii``-``jj`` (node indices); with ``cut``,
+    one larger than :data:`MAX_REFINE` is cut again among its own edges at a threshold
+    :data:`CUT_STEP` higher, until every part fits (a node whose edges all fall below
+    the risen threshold drops out: a link in a long chain of look-alikes)."""
+    nodes = np.unique(np.concatenate([ii, jj]))
+    if not len(nodes):
+        return []
+    a, b = np.searchsorted(nodes, ii), np.searchsorted(nodes, jj)
+    m = len(nodes)
+    adj = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(m, m))
+    count, labels = connected_components(adj, directed=False)
+    sizes = np.bincount(labels, minlength=count)
+    by_label = nodes[np.argsort(labels, kind="stable")]  # each component's nodes in a run
+    ends = np.cumsum(sizes)
+    out: list[NDArray[np.intp]] = []
+    for label in np.flatnonzero(sizes >= 2):
+        if not cut or sizes[label] <= MAX_REFINE or threshold >= 1.0:
+            out.append(by_label[ends[label] - sizes[label] : ends[label]])
+            continue
+        higher = (labels[a] == label) & (sims >= threshold + CUT_STEP)
+        out += _parts(ii[higher], jj[higher], sims[higher], threshold + CUT_STEP, cut)
+    return out
 
 
 def _refine(
@@ -76,10 +109,10 @@ def _refine(
     v = vectors(members)
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
     sim = v @ v.T
-    for a in range(len(members)):
-        for b in range(a + 1, len(members)):
-            if pair(members[a], members[b]) in blocked:
-                sim[a, b] = sim[b, a] = -1.0
+    where = {m: k for k, m in enumerate(members)}
+    for a, b in blocked:
+        if a in where and b in where:
+            sim[where[a], where[b]] = sim[where[b], where[a]] = -1.0
     if sim.min() >= threshold:
         return [members]
     dist = np.clip(1.0 - sim, 0.0, 2.0)
