@@ -1080,3 +1080,47 @@ def test_blocks_left_by_killed_runs_are_swept(tmp_path: Path) -> None:
         (folder / "pixels.npy").write_bytes(b"x")
     measure_pool._sweep(tmp_path)
     assert not dead.exists() and alive.exists() and other.exists()
+
+
+def test_many_pictures_are_measured_in_parts_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past :data:`~lookalike.grouping.verifier.MAX_PRINTS` pictures to measure, the
+    verifier fingerprints them a part at a time and drops each part's fingerprints when
+    the next needs none of them: memory stays bounded, and every verdict, share of
+    content and unreadable picture comes out as in one part."""
+    from lookalike.grouping import verifier as verifier_module
+    from lookalike.grouping.verifier import Verifier
+
+    paths = []
+    for k in range(4):
+        im = scene("shapes", k).resize((320, 240), Image.Resampling.BICUBIC)
+        for name, copy in (("o", im), ("j", _jpeg(im, 40)), ("m", ImageOps.mirror(im))):
+            paths.append(tmp_path / f"{k}{name}.png")
+            copy.save(paths[-1])
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    paths.append(tmp_path / "broken.png")
+    # each scene's copies, and each original with the next scene's
+    pairs = [((3 * k + a, 3 * k + b), 0.9) for k in range(4) for a, b in ((0, 1), (0, 2), (1, 2))]
+    pairs += [((3 * k, 3 * k + 3), 0.8) for k in range(3)] + [((0, 12), 0.8)]
+    rules = load_rules()
+
+    def run() -> tuple[list[str], dict[int, float], int]:
+        judge = Verifier(rules, paths.__getitem__, workers=1)
+        held = []
+        real = judge.prepare
+
+        def spy(ids):  # type: ignore[no-untyped-def]
+            real(ids)
+            held.append(sum(fp is not None for fp in judge.prints.values()))
+
+        monkeypatch.setattr(judge, "prepare", spy)
+        got = [f"{v.same} {v.reason} {signals_text(v.signals)}" for v in judge.judge_many(pairs)]
+        return got, judge.content(range(12)), max(held)
+
+    whole, shares, most = run()
+    assert most == 12 and sum(v.startswith("True") for v in whole) == 12
+    assert "not verified" in whole[-1] and "broken.png" in whole[-1]
+    monkeypatch.setattr(verifier_module, "MAX_PRINTS", 4)
+    parts, part_shares, most = run()
+    assert parts == whole and part_shares == shares and most <= 4

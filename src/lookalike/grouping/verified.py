@@ -62,8 +62,8 @@ def verified_groups(
     cosine_of: Callable[[int, int], float],
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[list[int]], dict[Pair, Verdict]]:
-    """Groups whose members are verified copies of each other, and every verdict made."""
-    verifier.prepare(verifier.unmeasured(candidates))
+    """Groups whose members are verified copies of each other, and every verdict made
+    (the verifier fingerprints the pictures it measures, a part at a time)."""
     items = list(candidates.items())
     judged = verifier.judge_many(items, progress)
     verdicts = {p: v for (p, _), v in zip(items, judged, strict=True)}
@@ -90,7 +90,6 @@ def verified_groups(
     # kept measures looked up at once
     inner = {pair(a, b) for m in parts for k, a in enumerate(m) for b in m[k + 1 :]}
     todo = [(p, cosine_of(*p)) for p in sorted(inner - verdicts.keys())]
-    verifier.prepare(verifier.unmeasured(p for p, _ in todo))
 
     def more(done: int, total: int) -> None:
         if progress:

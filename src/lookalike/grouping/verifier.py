@@ -14,6 +14,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+
 from lookalike.config import default_workers
 from lookalike.errors import ImageDecodeError
 from lookalike.grouping import measure_pool
@@ -35,6 +39,13 @@ log = logging.getLogger("lookalike.verify")
 
 #: Verdicts between two writes of the measures kept for later runs.
 FLUSH_EVERY = 4096
+#: Most fingerprints held at once (about 150 KB each, and as much again in the file the
+#: worker processes map): a run with more pictures to measure measures them in parts,
+#: so its memory stays bounded however large the collection (the photo library of
+#: ``benchmarks/verify_cost.py``, 9,442 pictures to measure: peak 3.2 GB in one part,
+#: 2.8 GB in parts of 8,000 and 1.3 GB in parts of 3,000, within 2% of the time, with
+#: the same groups).
+MAX_PRINTS = 8_000
 
 
 class Verifier:
@@ -68,6 +79,8 @@ class Verifier:
         self.framed: set[tuple[int, int]] = set()
         #: Pairs measured on the pixels (the others were judged on kept signals).
         self.measured = 0
+        #: Shares of content of the images whose fingerprints were released.
+        self._shares: dict[int, float] = {}
         self._count = threading.Lock()  # judge runs in several threads
 
     def prepare(self, ids: Iterable[int]) -> None:
@@ -94,12 +107,6 @@ class Verifier:
             elif fp is not None and self.kept is not None:
                 self.kept.add_picture(i, content_share(fp))
 
-    def unmeasured(self, pairs: Iterable[tuple[int, int]]) -> set[int]:
-        """The images of those pairs that need measuring on the pixels: neither judged
-        yet nor with kept signals."""
-        items = [(p, 0.0) for p in pairs]
-        return {i for k in self._unjudged(items) for i in items[k][0]}
-
     def content(self, ids: Iterable[int]) -> dict[int, float]:
         """These images' shares of picture content (solid borders trimmed), from their
         fingerprints or kept measures (an image with neither is left out)."""
@@ -109,7 +116,7 @@ class Verifier:
         out: dict[int, float] = {}
         for i in ids:
             fp = self.prints.get(i)
-            share = content_share(fp) if fp is not None else None
+            share = content_share(fp) if fp is not None else self._shares.get(i)
             if share is None and self.kept is not None:
                 share = self.kept.content(i)
             if share is not None:
@@ -124,7 +131,8 @@ class Verifier:
         """Verdicts on many pairs, in order, ``progress(done, total)`` as they finish. The
         pairs to measure are measured in parallel: in worker processes where there are
         many (:mod:`~lookalike.grouping.measure_pool`), else in threads (OpenCV and NumPy
-        release the GIL for part of the work)."""
+        release the GIL for part of the work). Their images are fingerprinted here, at
+        most :data:`MAX_PRINTS` at a time (:meth:`_batches`)."""
 
         def one(item: tuple[tuple[int, int], float]) -> Verdict:
             (a, b), cosine = item
@@ -146,28 +154,87 @@ class Verifier:
                 if self.kept is not None and n % FLUSH_EVERY == 0:
                     self.kept.flush()  # an interrupted run keeps what it measured
 
+        batches = self._batches(pairs, todo)
         try:
-            if self.workers > 1 and len(todo) >= measure_pool.MIN_PAIRS:
-                try:
-                    self._measure_in_processes(pairs, todo, out, moved)
-                except (OSError, BrokenProcessPool) as exc:  # no processes here: threads
-                    log.warning("measuring pairs in threads: worker processes failed (%s)", exc)
-                todo = [k for k in todo if out[k] is None]
-            if self.workers <= 1 or len(todo) < 64:
-                for k in todo:
-                    out[k] = one(pairs[k])
-            else:
-                with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
-                    judged = ex.map(one, [pairs[k] for k in todo])
-                    for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
-                        out[k] = v
-                        moved(n)
+            for part, batch in enumerate(batches):
+                images = {i for k in batch for i in pairs[k][0]}
+                self.prepare(images)
+                self._measure(pairs, batch, out, moved)
+                done += len(batch)
+                if part + 1 < len(batches):  # hold the next part's fingerprints only
+                    self.release(images - {i for k in batches[part + 1] for i in pairs[k][0]})
         finally:  # an interrupted run keeps every pair it measured (Ctrl-C included)
             if self.kept is not None:
                 self.kept.flush()
         if progress:
             progress(len(pairs), len(pairs))
         return [v for v in out if v is not None]
+
+    def _measure(
+        self,
+        pairs: list[tuple[tuple[int, int], float]],
+        todo: list[int],
+        out: list[Verdict | None],
+        moved: Callable[[int], None],
+    ) -> None:
+        """Measure the pairs at positions ``todo`` (their images prepared), each verdict
+        into ``out``: in worker processes where there are many, else in threads."""
+        if self.workers > 1 and len(todo) >= measure_pool.MIN_PAIRS:
+            try:
+                self._measure_in_processes(pairs, todo, out, moved)
+            except (OSError, BrokenProcessPool) as exc:  # no processes here: threads
+                log.warning("measuring pairs in threads: worker processes failed (%s)", exc)
+            todo = [k for k in todo if out[k] is None]
+        if self.workers <= 1 or len(todo) < 64:
+            for k in todo:
+                (a, b), cosine = pairs[k]
+                out[k] = self.judge(a, b, cosine)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
+            judged = ex.map(lambda item: self.judge(*item[0], item[1]), [pairs[k] for k in todo])
+            for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
+                out[k] = v
+                moved(n)
+
+    def _batches(
+        self, pairs: list[tuple[tuple[int, int], float]], todo: list[int]
+    ) -> list[list[int]]:
+        """The positions ``todo`` in parts whose pairs need at most :data:`MAX_PRINTS`
+        fingerprints each (one part where they all fit): ordered so that pairs sharing
+        pictures fall in one part (reverse Cuthill-McKee on the pairs' graph, which keeps
+        linked pictures close), so that few pictures are fingerprinted twice."""
+        ids = sorted({i for k in todo for i in pairs[k][0]})
+        if len(ids) <= MAX_PRINTS:
+            return [todo] if todo else []
+        where = {i: n for n, i in enumerate(ids)}
+        a = np.array([where[pairs[k][0][0]] for k in todo])
+        b = np.array([where[pairs[k][0][1]] for k in todo])
+        graph = csr_matrix((np.ones(len(todo), np.int8), (a, b)), shape=(len(ids), len(ids)))
+        rank = np.empty(len(ids), np.int64)
+        rank[reverse_cuthill_mckee(graph, symmetric_mode=False)] = np.arange(len(ids))
+        order = np.lexsort((np.minimum(rank[a], rank[b]), np.maximum(rank[a], rank[b])))
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        held: set[int] = set()
+        for t in order.tolist():
+            k = todo[t]
+            new = {i for i in pairs[k][0] if i not in held}
+            if batch and len(held) + len(new) > MAX_PRINTS:
+                batches.append(batch)
+                batch, held = [], set()
+                new = set(pairs[k][0])
+            batch.append(k)
+            held |= new
+        return [*batches, batch] if batch else batches
+
+    def release(self, ids: Iterable[int]) -> None:
+        """Drop these images' fingerprints (:meth:`prepare` makes them again), keeping
+        their shares of content; unreadable images stay marked as such."""
+        for i in ids:
+            fp = self.prints.get(i)
+            if fp is not None:
+                self._shares[i] = content_share(fp)
+                del self.prints[i]
 
     def _measure_in_processes(
         self,
