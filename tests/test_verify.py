@@ -975,6 +975,19 @@ def test_a_pair_is_measured_from_its_smaller_picture_whatever_the_ids(tmp_path: 
             assert judge.first(0, 1) == min(key, key=key.get)
 
 
+def _scenes_with_copies(folder: Path) -> list[Path]:
+    """Four scenes, each as it is, as a JPEG q40 and mirrored (12 pictures), then one
+    file that is not a picture."""
+    paths = []
+    for k in range(4):
+        im = scene("shapes", k).resize((320, 240), Image.Resampling.BICUBIC)
+        for name, copy in (("o", im), ("j", _jpeg(im, 40)), ("m", ImageOps.mirror(im))):
+            paths.append(folder / f"{k}{name}.png")
+            copy.save(paths[-1])
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    return [*paths, folder / "broken.png"]
+
+
 def test_many_pairs_are_measured_in_worker_processes_as_in_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -985,14 +998,7 @@ def test_many_pairs_are_measured_in_worker_processes_as_in_threads(
     from lookalike.grouping import measure_pool
     from lookalike.grouping.verifier import Verifier
 
-    paths = []
-    for k in range(4):
-        im = scene("shapes", k).resize((320, 240), Image.Resampling.BICUBIC)
-        for name, copy in (("o", im), ("j", _jpeg(im, 40)), ("m", ImageOps.mirror(im))):
-            paths.append(tmp_path / f"{k}{name}.png")
-            copy.save(paths[-1])
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
-    paths.append(tmp_path / "broken.png")
+    paths = _scenes_with_copies(tmp_path)
     pairs = [((a, b), 0.9) for a in range(len(paths)) for b in range(a + 1, len(paths))]
     rules = load_rules()
 
@@ -1092,14 +1098,7 @@ def test_many_pictures_are_measured_in_parts_with_the_same_verdicts(
     from lookalike.grouping import verifier as verifier_module
     from lookalike.grouping.verifier import Verifier
 
-    paths = []
-    for k in range(4):
-        im = scene("shapes", k).resize((320, 240), Image.Resampling.BICUBIC)
-        for name, copy in (("o", im), ("j", _jpeg(im, 40)), ("m", ImageOps.mirror(im))):
-            paths.append(tmp_path / f"{k}{name}.png")
-            copy.save(paths[-1])
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
-    paths.append(tmp_path / "broken.png")
+    paths = _scenes_with_copies(tmp_path)
     # each scene's copies, and each original with the next scene's
     pairs = [((3 * k + a, 3 * k + b), 0.9) for k in range(4) for a, b in ((0, 1), (0, 2), (1, 2))]
     pairs += [((3 * k, 3 * k + 3), 0.8) for k in range(3)] + [((0, 12), 0.8)]

@@ -37,6 +37,11 @@ from lookalike.grouping.verify import (
 
 log = logging.getLogger("lookalike.verify")
 
+#: Pairs with their cosines; verdicts filled in by position; a progress step.
+Scored = list[tuple[tuple[int, int], float]]
+Verdicts = list[Verdict | None]
+Moved = Callable[[int], None]
+
 #: Verdicts between two writes of the measures kept for later runs.
 FLUSH_EVERY = 4096
 #: Most fingerprints held at once (about 150 KB each, and as much again in the file the
@@ -170,13 +175,7 @@ class Verifier:
             progress(len(pairs), len(pairs))
         return [v for v in out if v is not None]
 
-    def _measure(
-        self,
-        pairs: list[tuple[tuple[int, int], float]],
-        todo: list[int],
-        out: list[Verdict | None],
-        moved: Callable[[int], None],
-    ) -> None:
+    def _measure(self, pairs: Scored, todo: list[int], out: Verdicts, moved: Moved) -> None:
         """Measure the pairs at positions ``todo`` (their images prepared), each verdict
         into ``out``: in worker processes where there are many, else in threads."""
         if self.workers > 1 and len(todo) >= measure_pool.MIN_PAIRS:
@@ -196,9 +195,7 @@ class Verifier:
                 out[k] = v
                 moved(n)
 
-    def _batches(
-        self, pairs: list[tuple[tuple[int, int], float]], todo: list[int]
-    ) -> list[list[int]]:
+    def _batches(self, pairs: Scored, todo: list[int]) -> list[list[int]]:
         """The positions ``todo`` in parts whose pairs need at most :data:`MAX_PRINTS`
         fingerprints each (one part where they all fit): ordered so that pairs sharing
         pictures fall in one part (reverse Cuthill-McKee on the pairs' graph, which keeps
@@ -237,11 +234,7 @@ class Verifier:
                 del self.prints[i]
 
     def _measure_in_processes(
-        self,
-        pairs: list[tuple[tuple[int, int], float]],
-        todo: list[int],
-        out: list[Verdict | None],
-        moved: Callable[[int], None],
+        self, pairs: Scored, todo: list[int], out: Verdicts, moved: Moved
     ) -> None:
         """Measure the pairs at positions ``todo`` in worker processes (a pair with an
         unreadable picture is judged here, unmeasured), each verdict into ``out``."""
