@@ -585,7 +585,9 @@ def test_fitted_limits_include_colourfulness_and_overlap() -> None:
     assert plain.focus is not None and plain.focus >= max(c.focus for c in copies)
 
 
-def test_small_pictures_find_their_noisy_copies_by_pixels(tmp_path: Path) -> None:
+def test_small_pictures_find_their_noisy_copies_by_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Pixel neighbours: a noisy and a mirrored copy of a 96-px picture are among its
     nearest by signature, whatever else looks alike; large pictures are left out."""
     from lookalike.grouping.pixel_neighbours import pixel_pairs, small_ids
@@ -609,6 +611,13 @@ def test_small_pictures_find_their_noisy_copies_by_pixels(tmp_path: Path) -> Non
     found = pixel_pairs(judge, range(len(paths)), k=3)
     assert (5, 30) in found and (5, 31) in found
     assert small_ids({1: (96, 96), 2: (1024, 96), 3: (None, None)}) == {1}
+    # past MAX_PRINTS pictures, they are fingerprinted a part at a time: the same pairs
+    from lookalike.grouping import verifier as verifying
+
+    monkeypatch.setattr(verifying, "MAX_PRINTS", 8)
+    judge = Verifier(Rules(rules.regular, rules.tiny), lambda i: paths[i], workers=1)
+    assert pixel_pairs(judge, range(len(paths)), k=3) == found
+    assert sum(fp is not None for fp in judge.prints.values()) <= 8
 
 
 def test_a_darker_rendering_of_a_grey_drawing_changes_tone(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from lookalike.grouping import verifier as verifying
 from lookalike.grouping.linkage import Pair, pair
 from lookalike.grouping.verifier import Verifier
 from lookalike.grouping.verify import SMALL_SIDE, Fingerprint, grey
@@ -57,15 +58,21 @@ def pixel_pairs(verifier: Verifier, ids: Iterable[int], k: int = PIXEL_NEIGHBOUR
     import faiss
 
     ids = sorted(set(ids))
-    verifier.prepare(ids)
     owner: list[int] = []
     sigs: list[NDArray[np.float32]] = []
-    for i in ids:
-        fp = verifier.prints.get(i)
-        if fp is not None:
-            views = _views(fp)
-            owner += [i] * len(views)
-            sigs += views
+    # a part at a time, as the verifier holds its fingerprints (only signatures are kept)
+    most = verifying.MAX_PRINTS
+    for start in range(0, len(ids), most):
+        part = ids[start : start + most]
+        verifier.prepare(part)
+        for i in part:
+            fp = verifier.prints.get(i)
+            if fp is not None:
+                views = _views(fp)
+                owner += [i] * len(views)
+                sigs += views
+        if len(ids) > most:
+            verifier.release(part)
     if len(set(owner)) < 2:
         return set()
     base = np.stack([s.ravel() for s in sigs])
