@@ -137,6 +137,31 @@ def test_a_component_too_large_to_check_pairwise_is_cut_along_its_stronger_edges
         ).min() >= t
 
 
+def test_a_large_chain_of_look_alikes_is_checked_against_its_hub() -> None:
+    """A component of verified pairs too large to verify all through: 45 copies of one
+    picture stay one group, while a chain of 60 look-alikes (each one picture with its
+    neighbours only, as windows of one texture read) no longer makes one group of 60."""
+    from lookalike.grouping.verified import MAX_ALL_PAIRS, verified_groups
+    from lookalike.grouping.verifier import Verifier
+    from lookalike.grouping.verify import PairSignals, Verdict
+    from lookalike.grouping.verify_fit import load_rules
+
+    chain, copies = list(range(60)), list(range(100, 145))
+    assert len(chain) > MAX_ALL_PAIRS and len(copies) > MAX_ALL_PAIRS
+    judge = Verifier(load_rules(), lambda i: Path(f"{i}.png"), workers=1)
+    signals = PairSignals(0.9, 0.0, 0.0, 0.0, 0.0, 0, 1.0, "direct", False)
+    for group, same in ((chain, lambda a, b: b - a <= 1), (copies, lambda a, b: True)):
+        for k, a in enumerate(group):  # every verdict known, as a run measures them
+            for b in group[k + 1 :]:
+                judge._verdicts[(a, b)] = Verdict(same(a, b), signals, "known")
+    candidates = {(a, a + 1): 0.9 for a in chain[:-1]}
+    candidates |= {(a, b): 0.9 for a in copies[:3] for b in copies if b > a}
+    groups, _ = verified_groups(candidates, judge, lambda a, b: 0.9)
+    assert sorted(copies) in groups
+    on_chain = [g for g in groups if g[0] in chain]
+    assert on_chain and all(max(g) - min(g) <= 2 for g in on_chain)
+
+
 def test_tiny_pictures_draw_candidates_from_deeper_neighbour_lists() -> None:
     """A copy below the first ``depth`` look-alikes is a candidate only for a tiny picture."""
     graph = KnnGraph(

@@ -20,8 +20,10 @@ from lookalike.grouping.verifier import Verifier
 from lookalike.grouping.verify import Verdict
 from lookalike.results import KnnGraph
 
-#: Groups up to this size have every pair verified; larger ones (rare: many copies of
-#: one picture) keep their verified edges only.
+#: Groups up to this size have every pair verified. A larger component of verified pairs
+#: (many copies of one picture, or a chain of look-alikes: windows of one texture) is
+#: checked against its hub, the member with the most verified links: those one picture
+#: with it are a group, and the rest fall apart along their own links again.
 MAX_ALL_PAIRS = 40
 
 
@@ -67,39 +69,78 @@ def verified_groups(
     items = list(candidates.items())
     judged = verifier.judge_many(items, progress)
     verdicts = {p: v for (p, _), v in zip(items, judged, strict=True)}
-    same = [p for p, v in verdicts.items() if v.same]
+    done = len(items)
+
+    def judge(pairs: set[Pair]) -> None:  # the pairs not judged yet, in one go
+        nonlocal done
+        todo = [(p, cosine_of(*p)) for p in sorted(pairs - verdicts.keys())]
+
+        def more(k: int, total: int) -> None:
+            if progress:
+                progress(done + k, done + total)
+
+        got = verifier.judge_many(todo, more if todo else None)
+        verdicts.update({p: v for (p, _), v in zip(todo, got, strict=True)})
+        done += len(todo)
+
+    groups: list[list[int]] = []
+    found = _components([p for p, v in verdicts.items() if v.same])
+    parts = [m for m in found if len(m) <= MAX_ALL_PAIRS]  # to verify all through
+    large = [m for m in found if len(m) > MAX_ALL_PAIRS]
+    while large:
+        # a component too large to verify all through: its hub (the member with the most
+        # verified links) against every other member; those one picture with it are a
+        # group, and the rest fall apart along their own verified links again
+        hubs = [_hub(m, verdicts) for m in large]
+        judge({pair(h, i) for h, m in zip(hubs, large, strict=True) for i in m if i != h})
+        again = []
+        for hub, members in zip(hubs, large, strict=True):
+            with_hub = [hub] + [i for i in members if i != hub and verdicts[pair(hub, i)].same]
+            (groups if len(with_hub) > MAX_ALL_PAIRS else parts).append(with_hub)
+            rest = set(members) - set(with_hub)
+            again.append([p for p, v in verdicts.items() if v.same and set(p) <= rest])
+        found = [m for edges in again for m in _components(edges)]
+        parts += [m for m in found if len(m) <= MAX_ALL_PAIRS]
+        large = [m for m in found if len(m) > MAX_ALL_PAIRS]
+    groups += [m for m in parts if len(m) == 2]
+    parts = [m for m in parts if len(m) > 2]
+    # the pairs inside every group, judged together: in parallel across groups, and
+    # kept measures looked up at once
+    judge({pair(a, b) for m in parts for k, a in enumerate(m) for b in m[k + 1 :]})
+    for members in parts:
+        groups.extend(_complete(members, verdicts))
+    return sorted(groups, key=lambda g: (-len(g), g[0])), verdicts
+
+
+def _components(same: list[Pair]) -> list[list[int]]:
+    """The connected components (two or more pictures) of these verified pairs."""
     nodes = sorted({i for p in same for i in p})
     if not nodes:
-        return [], verdicts
+        return []
     index = {f: k for k, f in enumerate(nodes)}
     rows = [index[a] for a, _ in same]
     cols = [index[b] for _, b in same]
     adj = coo_matrix((np.ones(len(same), np.int8), (rows, cols)), shape=(len(nodes),) * 2)
     count, labels = connected_components(adj, directed=False)
-    groups: list[list[int]] = []
-    parts: list[list[int]] = []  # to verify all through
-    for label in range(count):
-        members = [nodes[k] for k in np.flatnonzero(labels == label)]
-        if len(members) < 2:
-            continue
-        if len(members) == 2 or len(members) > MAX_ALL_PAIRS:
-            groups.append(members)
-        else:
-            parts.append(members)
-    # the pairs inside every group, judged together: in parallel across groups, and
-    # kept measures looked up at once
-    inner = {pair(a, b) for m in parts for k, a in enumerate(m) for b in m[k + 1 :]}
-    todo = [(p, cosine_of(*p)) for p in sorted(inner - verdicts.keys())]
+    order = np.argsort(labels, kind="stable")
+    ends = np.cumsum(np.bincount(labels, minlength=count))
+    out = [
+        [nodes[k] for k in order[e - n : e]]
+        for e, n in zip(ends, np.diff(ends, prepend=0), strict=True)
+    ]
+    return [m for m in out if len(m) >= 2]
 
-    def more(done: int, total: int) -> None:
-        if progress:
-            progress(len(items) + done, len(items) + total)
 
-    judged = verifier.judge_many(todo, more if todo else None)
-    verdicts.update({p: v for (p, _), v in zip(todo, judged, strict=True)})
-    for members in parts:
-        groups.extend(_complete(members, verdicts))
-    return sorted(groups, key=lambda g: (-len(g), g[0])), verdicts
+def _hub(members: list[int], verdicts: dict[Pair, Verdict]) -> int:
+    """The member with the most pairs verified one picture inside ``members`` (of equals,
+    the smallest id)."""
+    inside = set(members)
+    links = dict.fromkeys(members, 0)
+    for (a, b), v in verdicts.items():
+        if v.same and a in inside and b in inside:
+            links[a] += 1
+            links[b] += 1
+    return min(members, key=lambda i: (-links[i], i))
 
 
 def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:

@@ -38,8 +38,18 @@ def save_group_grids(report: DuplicateReport, folder: Path) -> list[Path]:
     return out
 
 
+#: Pictures a look-alike group shows on the page (the rest are listed in ``--json`` and
+#: ``--csv``): a loose threshold over a library of look-alikes makes groups of hundreds.
+SIMILAR_SHOWN = 24
+#: Side of the page's pictures: the cards' own size (a page of a large library holds
+#: thousands of pictures).
+THUMB = 220
+
+
 def save_groups_html(report: DuplicateReport, out: Path) -> Path:
-    """All groups on one self-contained page."""
+    """All groups on one self-contained page: every near-duplicate with its picture (each
+    may be moved or linked), an exact group's picture once with its files listed (they
+    are byte-identical), and a look-alike group's first :data:`SIMILAR_SHOWN` pictures."""
     parts = [
         f"<h1>Duplicates in {html.escape(str(report.root))}</h1>",
         f"<div class='meta'>{report.images:,} images · {html.escape(report.encoder)} · near "
@@ -47,15 +57,26 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
         f"{html.escape(report.keep_rule)}</div>",
     ]
     for g in report.groups:
+        shown = {"exact": 1, "similar": SIMILAR_SHOWN}.get(g.tier, len(g.members))
         cards = []
-        for t, m in zip(group_tiles(g), g.members, strict=True):
+        for t, m in list(zip(group_tiles(g), g.members, strict=True))[:shown]:
             cls = "card query" if t.highlight else "card"
             verdict = None if m.keep else g.verdict_with_keep(m.id)
             why = f"<div class='why'>{html.escape(verdict.reason)}</div>" if verdict else ""
+            picture = data_uri(t.path, THUMB)
             cards.append(
-                f'<div class="{cls}"><img src="{data_uri(t.path)}" alt=""><div class="score">'
+                f'<div class="{cls}"><img src="{picture}" alt=""><div class="score">'
                 f"{html.escape(t.line1)}</div><div class='path'>{html.escape(str(t.path))}"
                 f"<br>{html.escape(t.line2)}</div>{why}</div>"
+            )
+        rest = g.members[shown:]
+        if g.tier == "exact" and rest:
+            listed = "".join(f"<br>{html.escape(str(m.path))}" for m in rest)
+            cards.append(f"<div class='card'><div class='path'>the same bytes:{listed}</div></div>")
+        elif rest:
+            cards.append(
+                f"<div class='card'><div class='score'>{len(rest):,} more</div>"
+                "<div class='path'>listed by --json and --csv</div></div>"
             )
         kept = f"<div class='why'>kept: {html.escape(g.keep_reason)}</div>" if g.keep_reason else ""
         parts.append(
