@@ -1114,7 +1114,8 @@ def test_many_pictures_are_measured_in_parts_with_the_same_verdicts(
     rules = load_rules()
 
     def run() -> tuple[list[str], dict[int, float], int]:
-        judge = Verifier(rules, paths.__getitem__, workers=1)
+        made: list[tuple[int, int]] = []
+        judge = Verifier(rules, paths.__getitem__, workers=1, progress=lambda *a: made.append(a))
         held = []
         real = judge.prepare
 
@@ -1124,6 +1125,8 @@ def test_many_pictures_are_measured_in_parts_with_the_same_verdicts(
 
         monkeypatch.setattr(judge, "prepare", spy)
         got = [f"{v.same} {v.reason} {signals_text(v.signals)}" for v in judge.judge_many(pairs)]
+        # progress heard of every fingerprint made, the unreadable file's attempt included
+        assert made[-1][0] == made[-1][1] >= 13 and made == sorted(made)
         return got, judge.content(range(12)), max(held)
 
     whole, shares, most = run()

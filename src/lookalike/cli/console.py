@@ -43,6 +43,7 @@ _PHASES = {
     "neighbours": "Neighbours",
     "group": "Grouping",
     "pixels": "Small pictures",
+    "fingerprints": "Thumbnails",
     "verify": "Verifying",
     "choosing k": "Choosing k",
     "clusters": "Clustering",

@@ -313,6 +313,9 @@ def find_duplicates(
                 workers=workers,
                 kept=KeptMeasures(col, rows, reuse=reuse),
                 order=content_order(rows),
+                progress=(lambda made, total: progress(Progress("fingerprints", made, total)))
+                if progress
+                else None,
             )
         candidates = candidate_pairs(
             graph, near, nodes=set(reps.tolist()), blocked=blocked, depth=candidates, deep=deep

@@ -58,7 +58,9 @@ class Verifier:
     shared by several groupings of one collection reuses both); unreadable images are
     reported (``failed``) and never called duplicates. With ``kept``, signals measured
     by earlier runs are judged again rather than measured again, and new ones are kept.
-    ``order`` breaks ties in which picture of a pair is measured first (:meth:`first`)."""
+    ``order`` breaks ties in which picture of a pair is measured first (:meth:`first`);
+    ``progress(made, to_make)`` hears of the fingerprints as they are made (a part of a
+    large run takes seconds: :data:`MAX_PRINTS`)."""
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class Verifier:
         workers: int | None = None,
         kept: KeptMeasures | None = None,
         order: Callable[[int], Any] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.rules = rules
         self.path_of = path_of
@@ -86,6 +89,8 @@ class Verifier:
         self.measured = 0
         #: Shares of content of the images whose fingerprints were released.
         self._shares: dict[int, float] = {}
+        self._progress = progress
+        self._made = 0  # fingerprints made, for progress
         self._count = threading.Lock()  # judge runs in several threads
 
     def prepare(self, ids: Iterable[int]) -> None:
@@ -98,11 +103,19 @@ class Verifier:
             except ImageDecodeError as exc:
                 return i, None, exc.reason
 
+        if not todo:
+            return
+        start = self._made
+        results: list[tuple[int, Fingerprint | None, str | None]] = []
         if self.workers > 1 and len(todo) > 8:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
-                results = list(ex.map(one, todo))
+                for result in ex.map(one, todo):
+                    results.append(result)
+                    self._made_one(start + len(todo))
         else:
-            results = [one(i) for i in todo]
+            for i in todo:
+                results.append(one(i))
+                self._made_one(start + len(todo))
         if self.kept is not None:  # a share kept already is not written again
             self.kept.prefetch_pictures(i for i, fp, _ in results if fp is not None)
         for i, fp, reason in results:
@@ -111,6 +124,11 @@ class Verifier:
                 self.failed[i] = reason
             elif fp is not None and self.kept is not None:
                 self.kept.add_picture(i, content_share(fp))
+
+    def _made_one(self, to_make: int) -> None:
+        self._made += 1
+        if self._progress is not None and (self._made % 256 == 0 or self._made == to_make):
+            self._progress(self._made, to_make)
 
     def content(self, ids: Iterable[int]) -> dict[int, float]:
         """These images' shares of picture content (solid borders trimmed), from their
