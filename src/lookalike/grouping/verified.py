@@ -8,6 +8,7 @@ to be distinct (two captions on one photo) never share a group."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -91,14 +92,17 @@ def verified_groups(
         # a component too large to verify all through: its hub (the member with the most
         # verified links) against every other member; those one picture with it are a
         # group, and the rest fall apart along their own verified links again
-        hubs = [_hub(m, verdicts) for m in large]
+        hubs = _hubs(large, verdicts)
         judge({pair(h, i) for h, m in zip(hubs, large, strict=True) for i in m if i != h})
-        again = []
-        for hub, members in zip(hubs, large, strict=True):
+        rest: dict[int, int] = {}  # a picture left over -> its component
+        for k, (hub, members) in enumerate(zip(hubs, large, strict=True)):
             with_hub = [hub] + [i for i in members if i != hub and verdicts[pair(hub, i)].same]
             (groups if len(with_hub) > MAX_ALL_PAIRS else parts).append(with_hub)
-            rest = set(members) - set(with_hub)
-            again.append([p for p, v in verdicts.items() if v.same and set(p) <= rest])
+            rest.update(dict.fromkeys(set(members) - set(with_hub), k))
+        again: list[list[Pair]] = [[] for _ in large]
+        for (a, b), v in verdicts.items():  # one pass over the verdicts for all of them
+            if v.same and a in rest and rest[a] == rest.get(b):
+                again[rest[a]].append((a, b))
         found = [m for edges in again for m in _components(edges)]
         parts += [m for m in found if len(m) <= MAX_ALL_PAIRS]
         large = [m for m in found if len(m) > MAX_ALL_PAIRS]
@@ -131,16 +135,16 @@ def _components(same: list[Pair]) -> list[list[int]]:
     return [m for m in out if len(m) >= 2]
 
 
-def _hub(members: list[int], verdicts: dict[Pair, Verdict]) -> int:
-    """The member with the most pairs verified one picture inside ``members`` (of equals,
-    the smallest id)."""
-    inside = set(members)
-    links = dict.fromkeys(members, 0)
+def _hubs(components: list[list[int]], verdicts: dict[Pair, Verdict]) -> list[int]:
+    """Each component's member with the most pairs verified one picture inside it (of
+    equals, the smallest id), in one pass over the verdicts."""
+    owner = {i: k for k, members in enumerate(components) for i in members}
+    links: Counter[int] = Counter()
     for (a, b), v in verdicts.items():
-        if v.same and a in inside and b in inside:
+        if v.same and a in owner and owner[a] == owner.get(b):
             links[a] += 1
             links[b] += 1
-    return min(members, key=lambda i: (-links[i], i))
+    return [min(members, key=lambda i: (-links[i], i)) for members in components]
 
 
 def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:
