@@ -67,6 +67,22 @@ def link(
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
+def components(ii: NDArray[np.integer], jj: NDArray[np.integer]) -> list[NDArray[np.integer]]:
+    """The connected components (two or more nodes, each in increasing order) of the
+    edges ``ii``-``jj``, gathered in one pass over their labels."""
+    nodes = np.unique(np.concatenate([ii, jj]))
+    if not len(nodes):
+        return []
+    m = len(nodes)
+    a, b = np.searchsorted(nodes, ii), np.searchsorted(nodes, jj)
+    adj = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(m, m))
+    count, labels = connected_components(adj, directed=False)
+    sizes = np.bincount(labels, minlength=count)
+    by_label = nodes[np.argsort(labels, kind="stable")]  # each component's nodes in a run
+    ends = np.cumsum(sizes)
+    return [by_label[ends[k] - sizes[k] : ends[k]] for k in np.flatnonzero(sizes >= 2)]
+
+
 def _parts(
     ii: NDArray[np.intp],
     jj: NDArray[np.intp],
@@ -78,22 +94,12 @@ def _parts(
     one larger than :data:`MAX_REFINE` is cut again among its own edges at a threshold
     :data:`CUT_STEP` higher, until every part fits (a node whose edges all fall below
     the risen threshold drops out: a link in a long chain of look-alikes)."""
-    nodes = np.unique(np.concatenate([ii, jj]))
-    if not len(nodes):
-        return []
-    a, b = np.searchsorted(nodes, ii), np.searchsorted(nodes, jj)
-    m = len(nodes)
-    adj = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(m, m))
-    count, labels = connected_components(adj, directed=False)
-    sizes = np.bincount(labels, minlength=count)
-    by_label = nodes[np.argsort(labels, kind="stable")]  # each component's nodes in a run
-    ends = np.cumsum(sizes)
     out: list[NDArray[np.intp]] = []
-    for label in np.flatnonzero(sizes >= 2):
-        if not cut or sizes[label] <= MAX_REFINE or threshold >= 1.0:
-            out.append(by_label[ends[label] - sizes[label] : ends[label]])
+    for part in components(ii, jj):
+        if not cut or len(part) <= MAX_REFINE or threshold >= 1.0:
+            out.append(part)
             continue
-        higher = (labels[a] == label) & (sims >= threshold + CUT_STEP)
+        higher = np.isin(ii, part) & (sims >= threshold + CUT_STEP)
         out += _parts(ii[higher], jj[higher], sims[higher], threshold + CUT_STEP, cut)
     return out
 

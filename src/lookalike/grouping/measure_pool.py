@@ -56,7 +56,6 @@ class PrintBlock:
     keeps the pipe's other end open until the write returns."""
 
     folder: Path
-    places: dict[int, Place]
 
     @classmethod
     def write(cls, prints: dict[int, Fingerprint]) -> PrintBlock:
@@ -78,7 +77,7 @@ class PrintBlock:
         del block
         table = [(i, *place[:5], *place[5]) for i, place in places.items()]
         np.save(folder / PLACES, np.array(table, np.int64).reshape(-1, 10))
-        return cls(folder, places)
+        return cls(folder)
 
     def close(self) -> None:
         """Delete the files (the workers have stopped)."""

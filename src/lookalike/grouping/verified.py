@@ -13,10 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from lookalike.grouping.linkage import Pair, pair
+from lookalike.grouping.linkage import Pair, components, pair
 from lookalike.grouping.verifier import Verifier
 from lookalike.grouping.verify import Verdict
 from lookalike.results import KnnGraph
@@ -118,21 +116,8 @@ def verified_groups(
 
 def _components(same: list[Pair]) -> list[list[int]]:
     """The connected components (two or more pictures) of these verified pairs."""
-    nodes = sorted({i for p in same for i in p})
-    if not nodes:
-        return []
-    index = {f: k for k, f in enumerate(nodes)}
-    rows = [index[a] for a, _ in same]
-    cols = [index[b] for _, b in same]
-    adj = coo_matrix((np.ones(len(same), np.int8), (rows, cols)), shape=(len(nodes),) * 2)
-    count, labels = connected_components(adj, directed=False)
-    order = np.argsort(labels, kind="stable")
-    ends = np.cumsum(np.bincount(labels, minlength=count))
-    out = [
-        [nodes[k] for k in order[e - n : e]]
-        for e, n in zip(ends, np.diff(ends, prepend=0), strict=True)
-    ]
-    return [m for m in out if len(m) >= 2]
+    ends = np.array(same, np.int64).reshape(-1, 2)
+    return [part.tolist() for part in components(ends[:, 0], ends[:, 1])]
 
 
 def _hubs(components: list[list[int]], verdicts: dict[Pair, Verdict]) -> list[int]:

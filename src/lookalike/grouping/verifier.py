@@ -157,17 +157,13 @@ class Verifier:
         release the GIL for part of the work). Their images are fingerprinted here, at
         most :data:`MAX_PRINTS` at a time (:meth:`_batches`)."""
 
-        def one(item: tuple[tuple[int, int], float]) -> Verdict:
-            (a, b), cosine = item
-            return self.judge(a, b, cosine)
-
         # pairs judged before or on kept measures cost microseconds: no thread for them
         out: list[Verdict | None] = [None] * len(pairs)
         todo = self._unjudged(pairs)
         measuring = set(todo)
         for k, item in enumerate(pairs):
             if k not in measuring:
-                out[k] = one(item)
+                out[k] = self._judge_scored(item)
         done = len(pairs) - len(todo)
 
         def moved(n: int) -> None:
@@ -204,14 +200,17 @@ class Verifier:
             todo = [k for k in todo if out[k] is None]
         if self.workers <= 1 or len(todo) < 64:
             for k in todo:
-                (a, b), cosine = pairs[k]
-                out[k] = self.judge(a, b, cosine)
+                out[k] = self._judge_scored(pairs[k])
             return
         with ThreadPoolExecutor(self.workers, thread_name_prefix="lookalike-verify") as ex:
-            judged = ex.map(lambda item: self.judge(*item[0], item[1]), [pairs[k] for k in todo])
+            judged = ex.map(self._judge_scored, [pairs[k] for k in todo])
             for n, (k, v) in enumerate(zip(todo, judged, strict=True)):
                 out[k] = v
                 moved(n)
+
+    def _judge_scored(self, item: tuple[tuple[int, int], float]) -> Verdict:
+        (a, b), cosine = item
+        return self.judge(a, b, cosine)
 
     def _batches(self, pairs: Scored, todo: list[int]) -> list[list[int]]:
         """The positions ``todo`` in parts whose pairs need at most :data:`MAX_PRINTS`
