@@ -510,6 +510,46 @@ def test_a_watermark_is_an_overlay_a_pasted_object_or_new_caption_is_not(
     assert relabelled.signals.sign < 0.95
 
 
+def _grass_and_wall(seed: int) -> tuple[Image.Image, Image.Image]:
+    """A grey photo (sky above, grass below) and a brick wall to paste into it: bricks a
+    little lighter than the grass, between bright mortar lines 2 px wide."""
+    rng = np.random.default_rng(seed)
+    g = np.empty((360, 480), np.float32)
+    g[:150] = np.linspace(215, 185, 150)[:, None]
+    blobs = Image.fromarray(rng.normal(0, 1, (35, 80)).astype(np.float32), mode="F")
+    g[150:] = 100 + 10 * np.asarray(blobs.resize((480, 210), Image.Resampling.BICUBIC))
+    wall = np.clip(122 + rng.normal(0, 6, (72, 72)), 0, 255)
+    for row, y in enumerate(range(0, 72, 12)):
+        wall[y : y + 2] = 235
+        for x in range(0 if row % 2 else 12, 72, 24):
+            wall[y : y + 12, x : x + 2] = 235
+    grey = np.clip(g, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB"), Image.fromarray(wall.astype(np.uint8)).convert("RGB")
+
+
+def test_an_opaque_wall_is_no_watermark_though_its_mortar_lines_look_like_one(
+    tmp_path: Path,
+) -> None:
+    """A brick wall pasted over grass changes its cell one way in thin lines (its mortar),
+    as a watermark does; but it touches every pixel it covers (``body``), where a
+    semi-transparent watermark leaves the picture beneath it between its strokes."""
+    from lookalike.datasets.alterations import paste_object
+    from lookalike.datasets.variants import watermark
+
+    photo, wall = _grass_and_wall(2)
+    pasted = _verdict(photo, paste_object(photo, wall), tmp_path)
+    s = pasted.signals
+    assert s.sign >= 0.95 and s.solid <= 0.4  # a watermark by its sign and strokes
+    assert not pasted.same and "body" in pasted.reason, pasted.reason
+    rules = load_rules()
+    rule = rules.for_pair(s)
+    assert rule.body is not None and s.body > rule.body
+    assert judge_pair(replace(rules, **{rules.kind_for(s): replace(rule, body=None)}), s).same
+    marked = _verdict(photo, watermark(photo), tmp_path)
+    assert marked.same, marked.reason
+    assert marked.signals.body <= rules.for_pair(marked.signals).body  # type: ignore[operator]
+
+
 def test_an_excused_overlay_is_named_in_the_verdict() -> None:
     from lookalike.grouping.verify import PairSignals, Rule, Rules
 

@@ -21,9 +21,9 @@ from lookalike.store import Catalog, FileRow
 
 #: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures, or
 #: one to ``content_share`` (``grouping/verifier.py``) a picture's share of content: kept
-#: measures of another version are never reused (and are pruned). 10: the share looks
-#: for a border inside a trimmed one past the edge where lossy coding rings.
-SIGNALS_VERSION = 10
+#: measures of another version are never reused (and are pruned). 11: ``body``, how
+#: much of the most changed cell an overlay touched (an opaque object pasted in).
+SIGNALS_VERSION = 11
 
 
 def measures_version() -> str:

@@ -228,6 +228,7 @@ class PairSignals:
     hue: float = 0.0  # the whole overlap: median hue turn of its coloured pixels (degrees)
     net: float = 0.0  # around the most changed cell: |sum| / sum of sizes of its changes
     likeness: float = 1.0  # the most changed window: correlation of the grey levels there
+    body: float = 0.0  # the most changed cell: share of the pixels it touched left eroded
 
     @property
     def same_framing(self) -> bool:
@@ -254,7 +255,7 @@ class PairSignals:
         d = asdict(self)
         d["focus"] = round(self.focus, 1)
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
-                  "chroma", "tone", "patch", "turn", "hue", "net", "likeness"):  # fmt: skip
+                  "chroma", "tone", "patch", "turn", "hue", "net", "likeness", "body"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
         return d
 
@@ -349,9 +350,12 @@ def _normalised(g: NDArray[np.float32], mask: NDArray[np.bool_] | None) -> NDArr
     return (g - v.mean()) / max(float(v.std()), FLAT)
 
 
-#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net, likeness)
-Measured = tuple[float, float, float, float, float, float, float, float, float, float, float, float]
-NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 0.0, 0.0)
+#: (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net, likeness,
+#: body)
+Measured = tuple[
+    float, float, float, float, float, float, float, float, float, float, float, float, float
+]
+NO_MATCH: Measured = (2.0, 4.0, 4.0, 1.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 0.0, 0.0, 1.0)
 #: ``hue`` where nothing could be measured.
 NO_HUE = 180.0
 #: An overlap of fewer pixels than this measures nothing (:data:`NO_MATCH`, :data:`NO_HUE`).
@@ -360,12 +364,17 @@ MIN_OVERLAP = 16
 Overlap = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]
 #: A grey level (normalised) that moved more than this counts as changed.
 CHANGED = 0.5
+#: ... and more than this, as touched at all (``body``: the faint parts of a change, such
+#: as the darker bricks of a brick wall pasted over grass, whose mortar lines alone
+#: change by :data:`CHANGED` and look like the thin strokes of a watermark).
+TOUCHED = 0.15
 
 
 def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> Measured:
     """(difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net,
-    likeness) of two aligned pictures over ``mask``; ``sign``, ``solid``, ``turn`` and
-    ``net`` describe the most changed cell (:func:`_overlay`), ``patch`` and ``likeness``
+    likeness, body) of two aligned pictures over ``mask``; ``sign``, ``solid``, ``turn``,
+    ``net`` and ``body`` describe the most changed cell (:func:`_overlay`), ``patch`` and
+    ``likeness``
     the most changed window (:func:`_patch`). ``hue`` is measured apart
     (:func:`_hue_over`), once, on the alignment a pair keeps."""
     import cv2
@@ -381,7 +390,9 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
     patch, likeness = _patch(diff, mask, ga, gb)
-    sign, solid, turn, net = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
+    sign, solid, turn, net, body = _overlay(
+        moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b
+    )
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
@@ -396,11 +407,13 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
     ok = np.isfinite(shift).all(axis=1) & np.isfinite(weight)
     shift, weight = shift[ok], weight[ok]
     if not len(weight) or weight.sum() <= 0:
-        return difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, net, likeness
+        return (difference, local, fine, 0.0, sign, solid, chroma, tone, patch, turn, net,
+                likeness, body)  # fmt: skip
     common = np.array([_weighted_median(shift[:, c], weight) for c in range(3)])
     residual = np.abs(shift - common).sum(axis=1)
     colour = float((residual * weight).sum() / max(float(weight.sum()), 1e-6)) * 10
-    return difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net, likeness
+    return (difference, local, fine, colour, sign, solid, chroma, tone, patch, turn, net,
+            likeness, body)  # fmt: skip
 
 
 def _moved(
@@ -579,7 +592,7 @@ def _overlay(
     cells: NDArray[np.float32],
     a: NDArray[np.float32],
     b: NDArray[np.float32],
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float]:
     """What the change in the most changed cell looks like: ``sign``, the share of its
     changed pixels that moved the same way (a watermark only lightens, or only darkens;
     a changed caption does both), ``solid``, the share of them left after a 3 x 3
@@ -591,7 +604,12 @@ def _overlay(
     levels moved as a share of the sum of how far each moved: a semi-transparent overlay
     of one colour moves every pixel it covers toward that colour (near 1), while an
     object drawn in the colours of what it covers keeps their mean and its changes
-    cancel (near 0). A cell with too few changed pixels gives (0, 1, 0, net): no overlay."""
+    cancel (near 0); and ``body``, the share of the cell's pixels that moved at all
+    (:data:`TOUCHED`) that the same erosion leaves: a semi-transparent overlay leaves the
+    picture beneath it as it was between its strokes, while an opaque object pasted in
+    touches every pixel it covers, though only its brightest lines may count as changed
+    (a brick wall). A cell with too few changed pixels gives (0, 1, 0, net, body): no
+    overlay."""
     import cv2
 
     i, j = np.unravel_index(int(np.argmax(cells)), cells.shape)
@@ -606,17 +624,22 @@ def _overlay(
     region = moved[around][mask[around]]
     size = float(np.abs(region).sum())
     net = abs(float(region.sum())) / size if size > 0 else 0.0
+    touched = (np.abs(cell) > TOUCHED) & inside
+    t = int(touched.sum())
+    square = np.ones((3, 3), np.uint8)
+    body = float(cv2.erode(touched.astype(np.uint8), square).sum()) / t if t else 0.0
     changed = (np.abs(cell) > CHANGED) & inside
     n = int(changed.sum())
     if n < 5:
-        return 0.0, 1.0, 0.0, net
+        return 0.0, 1.0, 0.0, net, body
     up = float((cell[changed] > 0).mean())
-    kept = cv2.erode(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    kept = cv2.erode(changed.astype(np.uint8), square)
     return (
         max(up, 1.0 - up),
         float(kept.sum()) / n,
         _turn(a[rows, cols][changed], b[rows, cols][changed]),
         net,
+        body,
     )
 
 
@@ -749,17 +772,19 @@ def compare(
         return PairSignals(
             cosine, *NO_MATCH[:4], 0, 0.0, "none", tiny,
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
-            net=NO_MATCH[10], likeness=NO_MATCH[11],
+            net=NO_MATCH[10], likeness=NO_MATCH[11], body=NO_MATCH[12],
         )  # fmt: skip
     _, name, inliers, overlap, angle, seen = best
     # the alignment kept alone is measured in full (the others were compared by their
     # difference, which this gives again)
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness = _measure(*seen)
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness, body = _measure(
+        *seen
+    )
     hue = _hue_over(*seen)
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small, turn, hue, net, likeness,
+        patch, small, turn, hue, net, likeness, body,
     )  # fmt: skip
 
 
@@ -1087,6 +1112,9 @@ class Rule:
     #: there must correlate at least this much (``likeness``: a copy shows the same edge
     #: or texture, an object blended in another one); None: no limit.
     likeness: float | None = None
+    #: An overlay excused must leave the picture beneath it between its strokes: ``body``
+    #: at most this (an opaque object touches every pixel it covers); None: no limit.
+    body: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
@@ -1094,7 +1122,9 @@ class Rule:
             return False
         hue_kept = self.turn is None or s.turn <= self.turn
         one_way = self.net is None or s.net >= self.net or s.retoned
-        return s.sign >= self.sign and s.solid <= self.solid and hue_kept and one_way
+        see_through = self.body is None or s.body <= self.body
+        thin = s.sign >= self.sign and s.solid <= self.solid
+        return thin and hue_kept and one_way and see_through
 
     def regional(self, s: PairSignals) -> bool:
         """Whether a region or a detail of the pair differs beyond the limits."""
@@ -1150,7 +1180,10 @@ class Rule:
         if self.regional(s) and not excused and self.sign is not None:
             turned = f", hue turned {s.turn:.0f} degrees" if self.turn is not None else ""
             net = f", net {s.net:.2f}" if self.net is not None else ""
-            out.append(f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f}{turned}{net})")
+            body = f", body {s.body:.2f}" if self.body is not None else ""
+            out.append(
+                f"not a thin overlay (sign {s.sign:.2f}, solid {s.solid:.2f}{turned}{net}{body})"
+            )
         return out
 
 
