@@ -523,8 +523,8 @@ def _grass_and_wall(seed: int) -> tuple[Image.Image, Image.Image]:
         wall[y : y + 2] = 235
         for x in range(0 if row % 2 else 12, 72, 24):
             wall[y : y + 12, x : x + 2] = 235
-    grey = np.clip(g, 0, 255).astype(np.uint8)
-    return Image.fromarray(grey).convert("RGB"), Image.fromarray(wall.astype(np.uint8)).convert("RGB")
+    photo = Image.fromarray(np.clip(g, 0, 255).astype(np.uint8)).convert("RGB")
+    return photo, Image.fromarray(wall.astype(np.uint8)).convert("RGB")
 
 
 def test_an_opaque_wall_is_no_watermark_though_its_mortar_lines_look_like_one(

@@ -390,9 +390,7 @@ def _measure(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bo
         grid, worst = 2 * GRID, _cells(diff, over, 2 * GRID)
     fine = float(np.nanmax(worst))
     patch, likeness = _patch(diff, mask, ga, gb)
-    sign, solid, turn, net, body = _overlay(
-        moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b
-    )
+    sign, solid, turn, net, body = _overlay(moved, mask, grid, np.nan_to_num(worst, nan=-1.0), a, b)
     chroma = _chroma(ca, cb)
     mean_a, mean_b = (float(g.mean() if over is None else g[over].mean()) for g in (ga, gb))
     tone = abs(math.log((mean_a + 10.0) / (mean_b + 10.0)))
@@ -777,9 +775,7 @@ def compare(
     _, name, inliers, overlap, angle, seen = best
     # the alignment kept alone is measured in full (the others were compared by their
     # difference, which this gives again)
-    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness, body = _measure(
-        *seen
-    )
+    d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness, body = _measure(*seen)
     hue = _hue_over(*seen)
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
