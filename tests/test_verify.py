@@ -903,7 +903,7 @@ def test_a_faint_window_is_compared_and_only_a_blank_one_is_not() -> None:
         other = grey.copy()
         other[100:140, 220:260] = window
         a, b = (np.repeat(g[..., None], 3, axis=2).astype(np.float32) for g in (grey, other))
-        return verify._measure(a, b, np.ones((h, w), bool))[-1]
+        return verify._measure(a, b, np.ones((h, w), bool))[11]  # likeness
 
     shaded = likeness(120 + 1.3 * (faint - 120) + rng.normal(0, 0.2, faint.shape))
     blended = likeness(120 + 4 * texture / texture.std())
