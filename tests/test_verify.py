@@ -550,6 +550,50 @@ def test_an_opaque_wall_is_no_watermark_though_its_mortar_lines_look_like_one(
     assert marked.signals.body <= rules.for_pair(marked.signals).body  # type: ignore[operator]
 
 
+def _blurred_ground(seed: int) -> Image.Image:
+    """A smooth, out-of-focus picture (colour blobs blurred away): a ground on which an
+    object blended in changes little in grey levels."""
+    from PIL import ImageFilter
+
+    rng = np.random.default_rng(seed)
+    blobs = Image.fromarray(rng.uniform(0, 255, (3, 4, 3)).astype(np.uint8))
+    big = blobs.resize((480, 360), Image.Resampling.BICUBIC)
+    return big.filter(ImageFilter.GaussianBlur(20))
+
+
+def test_an_object_blended_into_a_smooth_ground_is_seen_by_the_network(
+    tmp_path: Path,
+) -> None:
+    """Stripes blended into a smooth ground, in its colours and contrast, pass every
+    pixel limit (the window there correlates, or is flat); the network reads stripes
+    where the copies show a blur, so the verifier asks it (``semantic``), refuses the
+    pair and calls it two distinct pictures; the ground's copies still pass."""
+    from lookalike.grouping.verifier import Verifier
+
+    original = _blurred_ground(0)
+    pictures = {0: original, 1: blend_object(original, scene("stripes", 1))}
+    for k, name in enumerate(("jpeg-q30", "resave-70", "noise", "mirror"), start=2):
+        pictures[k] = ALTERATIONS[name](original)
+    paths = {}
+    for i, im in pictures.items():
+        paths[i] = tmp_path / f"{i}.png"
+        im.save(paths[i])
+    rules = load_rules()
+    assert rules.framed.semantic is not None
+    judge = Verifier(rules, paths.__getitem__, workers=1)
+    judge.prepare(paths)
+    blended = judge.judge(0, 1, 0.9)
+    assert not blended.same and blended.distinct, blended.reason
+    assert "to the network" in blended.reason
+    s = blended.signals
+    assert s.semantic is not None and s.semantic > rules.framed.semantic
+    pixels_only = replace(rules, framed=replace(rules.framed, semantic=None))
+    assert judge_pair(pixels_only, replace(s, semantic=None)).same  # pixels alone admit it
+    for k in range(2, len(pictures)):
+        copy = judge.judge(0, k, 0.9)
+        assert copy.same, copy.reason
+
+
 def test_an_excused_overlay_is_named_in_the_verdict() -> None:
     from lookalike.grouping.verify import PairSignals, Rule, Rules
 

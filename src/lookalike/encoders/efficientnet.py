@@ -29,6 +29,7 @@ import hashlib
 import math
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -368,3 +369,56 @@ class EfficientNetLiteEncoder(Encoder):
 
     def close(self) -> None:
         self._network.close()
+
+
+#: The networks ``stage_cells`` runs, built once each, and the lock its callers (the
+#: verifier's threads) take turns with: to build one (two builds at once would each
+#: silence the weights package's printing for the other) and to run it.
+_TRUNKS: dict[str, Any] = {}
+_TRUNK_LOCK = threading.Lock()
+
+
+def _stage_trunk(variant: str) -> Any:
+    """The network up to the end of its stride-16 stage (the stage ``multi`` averages),
+    in PyTorch; call with :data:`_TRUNK_LOCK` held."""
+    if variant in _TRUNKS:
+        return _TRUNKS[variant]
+    import torch
+
+    net = build_torch_model(variant, "avg", _VARIANTS[variant])
+    t, mid = net.trunk, net.mid
+
+    class Trunk(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            h = t._swish(t._bn0(t._conv_stem(x)))
+            for block in t._blocks[: mid + 1]:
+                h = block(h)
+            return h
+
+    _TRUNKS[variant] = Trunk().eval()
+    return _TRUNKS[variant]
+
+
+def stage_cells(pictures: Sequence[NDArray[np.float32]], variant: str = "lite0") -> list[Any]:
+    """What the network sees in each 16 x 16 cell of each picture: the feature map at the
+    end of its stride-16 stage, (channels, rows, columns), from RGB arrays of grey levels
+    0..255 of any size, normalised as the encoder normalises. Pictures of one size go
+    through in one batch. A verifier asks this of the few pairs whose one spot stands
+    out, so it runs in eager PyTorch: no graph to export for it."""
+    import torch
+
+    prep = Preprocess()
+    mean = np.asarray(prep.mean, np.float32)
+    scale = np.asarray([1.0 / s for s in prep.std], np.float32)
+    out: list[Any] = [None] * len(pictures)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for k, p in enumerate(pictures):
+        by_shape.setdefault(p.shape, []).append(k)
+    for ks in by_shape.values():
+        batch = np.stack([(pictures[k] - mean) * scale for k in ks]).transpose(0, 3, 1, 2)
+        with _TRUNK_LOCK, torch.inference_mode():
+            trunk = _stage_trunk(variant)
+            maps = trunk(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+        for k, m in zip(ks, maps, strict=True):
+            out[k] = m
+    return out

@@ -21,9 +21,9 @@ from lookalike.store import Catalog, FileRow
 
 #: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures, or
 #: one to ``content_share`` (``grouping/verifier.py``) a picture's share of content: kept
-#: measures of another version are never reused (and are pruned). 11: ``body``, how
-#: much of the most changed cell an overlay touched (an opaque object pasted in).
-SIGNALS_VERSION = 11
+#: measures of another version are never reused (and are pruned). 12: ``semantic``, what
+#: the network sees in the most changed cell of a pair that passes every other limit.
+SIGNALS_VERSION = 12
 
 
 def measures_version() -> str:

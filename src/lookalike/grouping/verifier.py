@@ -31,8 +31,10 @@ from lookalike.grouping.verify import (
     compare,
     fingerprint,
     judge_pair,
+    measure_semantic,
     signals_text,
     trim_box,
+    wants_semantic,
 )
 
 log = logging.getLogger("lookalike.verify")
@@ -325,9 +327,17 @@ class Verifier:
         return self._record(a, b, framed, compare(fa, fb, cosine, framed=framed))
 
     def _record(self, a: int, b: int, framed: bool, measured: PairSignals) -> Verdict:
-        """Judge a pair just measured, keep its signals for later runs and its verdict."""
+        """Judge a pair just measured, keep its signals for later runs and its verdict.
+        A pair the rules would admit although one spot stands out is first asked what
+        the network sees there (:func:`~lookalike.grouping.verify.wants_semantic`)."""
         with self._count:
             self.measured += 1
+        if wants_semantic(self.rules, measured):
+            fa, fb = self.prints.get(a), self.prints.get(b)
+            if fa is not None and fb is not None:
+                if self.first(a, b) == b:
+                    fa, fb = fb, fa
+                measured = measure_semantic(fa, fb, measured)
         if self.kept is not None:
             self.kept.add_pair(a, b, framed, signals_text(measured))
         verdict = judge_pair(self.rules, measured)

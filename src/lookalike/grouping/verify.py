@@ -229,6 +229,10 @@ class PairSignals:
     net: float = 0.0  # around the most changed cell: |sum| / sum of sizes of its changes
     likeness: float = 1.0  # the most changed window: correlation of the grey levels there
     body: float = 0.0  # the most changed cell: share of the pixels it touched left eroded
+    #: The network's reading of the most changed 16-px cell: how far it moved (cosine
+    #: distance of EfficientNet-Lite0 features); measured only where a rule asks
+    #: (:func:`wants_semantic`), None elsewhere.
+    semantic: float | None = None
 
     @property
     def same_framing(self) -> bool:
@@ -257,6 +261,8 @@ class PairSignals:
         for k in ("cosine", "difference", "local", "fine", "colour", "overlap", "sign", "solid",
                   "chroma", "tone", "patch", "turn", "hue", "net", "likeness", "body"):  # fmt: skip
             d[k] = round(float(d[k]), 4)
+        if d["semantic"] is not None:
+            d["semantic"] = round(float(d["semantic"]), 4)
         return d
 
 
@@ -706,16 +712,13 @@ def _features_transform(fa: Fingerprint, fb: Fingerprint) -> tuple[NDArray[np.fl
     return m, int(inl.sum())
 
 
-def compare(
-    fa: Fingerprint, fb: Fingerprint, cosine: float, *, framed: bool = False
-) -> PairSignals:
-    """Align two fingerprints the best way found and measure the pair. ``framed``: try
-    the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
-    signatures, which see no crop or rotation)."""
-    tiny = fa.tiny or fb.tiny
-    best: Aligned | None = None
-    # the same framing, trimmed and as they are (where a trim cut nothing, once), as
-    # they are and mirrored: the overall difference picks one, which alone is measured
+def _same_framing(
+    fa: Fingerprint, fb: Fingerprint, tiny: bool
+) -> tuple[float, NDArray[np.float32], NDArray[np.float32], str] | None:
+    """The pair in the same framing, trimmed and as they are (where a trim cut nothing,
+    once), as they are and mirrored: the one the overall grey difference picks, as (that
+    difference, ``a``, ``b`` brought to it, "direct" or "mirrored"); None where the
+    shapes differ too much (a tiny pair is always compared, at the smaller size)."""
     framings = [(fa.rgb, fb.rgb)]
     if fa.trimmed or fb.trimmed:
         framings.append((fa.full, fb.full))
@@ -733,6 +736,18 @@ def compare(
                 d = float(np.abs(g - ga).mean())
                 if same is None or d < same[0]:
                     same = (d, a, cand, name)
+    return same
+
+
+def compare(
+    fa: Fingerprint, fb: Fingerprint, cosine: float, *, framed: bool = False
+) -> PairSignals:
+    """Align two fingerprints the best way found and measure the pair. ``framed``: try
+    the same framing only, as it is or mirrored (a pair proposed by whole-picture pixel
+    signatures, which see no crop or rotation)."""
+    tiny = fa.tiny or fb.tiny
+    best: Aligned | None = None
+    same = _same_framing(fa, fb, tiny)
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
         seen = (same[1], same[2], whole)
@@ -1111,6 +1126,11 @@ class Rule:
     #: An overlay excused must leave the picture beneath it between its strokes: ``body``
     #: at most this (an opaque object touches every pixel it covers); None: no limit.
     body: float | None = None
+    #: Where one spot stands out in a pair that passes every other limit (``focus`` above
+    #: :data:`SPOT`), what the network sees there may move at most this much
+    #: (``semantic``: a copy shows the same thing, blurred or noisier; an object blended
+    #: in shows another, however faint its pixels); None: no limit.
+    semantic: float | None = None
 
     def overlay(self, s: PairSignals) -> bool:
         """Whether the pair's change looks like an overlay this rule excuses."""
@@ -1129,15 +1149,13 @@ class Rule:
 
     def replaced(self, s: PairSignals) -> bool:
         """Whether one spot stands out (``focus`` above :data:`SPOT`) and shows other
-        content there (``likeness`` under the limit), not as a thin overlay nor in a
-        picture whose whole tone changed: an object blended into the picture."""
-        return (
-            self.likeness is not None
-            and s.focus > SPOT
-            and s.likeness < self.likeness
-            and not s.retoned
-            and not self.overlay(s)
+        content there (``likeness`` under the limit, or ``semantic`` over it where it was
+        measured), not as a thin overlay nor in a picture whose whole tone changed: an
+        object blended into the picture."""
+        other = (self.likeness is not None and s.likeness < self.likeness) or (
+            self.semantic is not None and s.semantic is not None and s.semantic > self.semantic
         )
+        return other and s.focus > SPOT and not s.retoned and not self.overlay(s)
 
     def local_edit(self, s: PairSignals) -> bool:
         """Whether one spot of the pair differs beyond the ``focus`` limit while the rest
@@ -1145,7 +1163,7 @@ class Rule:
         a pair that passes every other limit: an edit that makes another picture."""
         if self.focus is not None and s.focus > self.focus and not self.overlay(s):
             return True
-        return self.replaced(s) and not replace(self, likeness=None).exceeded(s)
+        return self.replaced(s) and not replace(self, likeness=None, semantic=None).exceeded(s)
 
     def exceeded(self, s: PairSignals) -> list[str]:
         """What the pair fails, in words (empty: it is one picture)."""
@@ -1167,10 +1185,16 @@ class Rule:
             if limit is not None and value > limit and not (name in REGIONAL and excused):
                 out.append(f"{words} ({name} {value:.2f} > {limit:.2f})")
         if self.replaced(s):
-            out.append(
-                f"one spot shows other content (likeness {s.likeness:.2f} < "
-                f"{self.likeness:.2f} where focus {s.focus:.1f} > {SPOT:g})"
-            )
+            if self.likeness is not None and s.likeness < self.likeness:
+                out.append(
+                    f"one spot shows other content (likeness {s.likeness:.2f} < "
+                    f"{self.likeness:.2f} where focus {s.focus:.1f} > {SPOT:g})"
+                )
+            else:
+                out.append(
+                    f"one spot shows something else to the network (semantic "
+                    f"{s.semantic:.2f} > {self.semantic:.2f} where focus {s.focus:.1f} > {SPOT:g})"
+                )
         if self.overlap is not None and s.aligned != "none" and s.overlap < self.overlap:
             out.append(f"too little overlaps (overlap {s.overlap:.0%} < {self.overlap:.0%})")
         if self.regional(s) and not excused and self.sign is not None:
@@ -1259,6 +1283,46 @@ class Verdict:
             "distinct": self.distinct,
             **self.signals.to_dict(),
         }
+
+
+def wants_semantic(rules: Rules, s: PairSignals) -> bool:
+    """Whether the pair is one the rules would call one picture although one spot stands
+    out in it, and its rule asks what the network sees there (``semantic``) before it
+    does: same framing, ordinary size, no excused overlay, and not measured yet. Few
+    pairs are (on the photo library, 1 in 1,500 candidates), as it costs two passes
+    through the network."""
+    rule = rules.for_pair(s)
+    return (
+        rule.semantic is not None
+        and s.semantic is None
+        and s.same_framing
+        and not s.tiny
+        and not s.small
+        and s.focus > SPOT
+        and not s.retoned
+        and not rule.overlay(s)
+        and not rule.exceeded(s)
+    )
+
+
+def measure_semantic(fa: Fingerprint, fb: Fingerprint, s: PairSignals) -> PairSignals:
+    """``s`` with ``semantic`` measured: the pair aligned again in its framing (as
+    :func:`compare` aligned it), both pictures read by the network
+    (:func:`~lookalike.encoders.efficientnet.stage_cells`: EfficientNet-Lite0 at the end
+    of its stride-16 stage), and the largest cosine distance between what it sees in one
+    cell of each. A re-coded, resized or re-graded copy moves every cell a little; an
+    object blended in, even one in the colours and contrast of what it covers, moves the
+    cells it covers a lot, as the network reads its shape and texture, not its mean."""
+    from lookalike.encoders.efficientnet import stage_cells
+
+    same = _same_framing(fa, fb, False)
+    if same is None or same[3] != s.aligned:  # not aligned as measured: nothing to add
+        return s
+    ma, mb = stage_cells([same[1], np.ascontiguousarray(same[2])])
+    dot = (ma * mb).sum(axis=0)
+    norms = np.linalg.norm(ma, axis=0) * np.linalg.norm(mb, axis=0)
+    distance = 1.0 - dot / np.maximum(norms, 1e-6)
+    return replace(s, semantic=float(distance.max()))
 
 
 def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
