@@ -418,7 +418,12 @@ def stage_cells(pictures: Sequence[NDArray[np.float32]], variant: str = "lite0")
         batch = np.stack([(pictures[k] - mean) * scale for k in ks]).transpose(0, 3, 1, 2)
         with _TRUNK_LOCK, torch.inference_mode():
             trunk = _stage_trunk(variant)
-            maps = trunk(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # beside worker processes: no pool spinning idle
+            try:
+                maps = trunk(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).numpy()
+            finally:
+                torch.set_num_threads(threads)
         for k, m in zip(ks, maps, strict=True):
             out[k] = m
     return out
