@@ -21,9 +21,10 @@ from lookalike.store import Catalog, FileRow
 
 #: Bump whenever a change to ``grouping/verify.py`` alters any signal it measures, or
 #: one to ``content_share`` (``grouping/verifier.py``) a picture's share of content: kept
-#: measures of another version are never reused (and are pruned). 12: ``semantic``, what
-#: the network sees in the most changed cell of a pair that passes every other limit.
-SIGNALS_VERSION = 12
+#: measures of another version are never reused (and are pruned). 13: ``semantic``, what
+#: the network sees in the most changed cell of a pair that passes every other limit,
+#: read inside the ring of cells along the picture's edge.
+SIGNALS_VERSION = 13
 
 
 def measures_version() -> str:

@@ -1310,9 +1310,12 @@ def measure_semantic(fa: Fingerprint, fb: Fingerprint, s: PairSignals) -> PairSi
     :func:`compare` aligned it), both pictures read by the network
     (:func:`~lookalike.encoders.efficientnet.stage_cells`: EfficientNet-Lite0 at the end
     of its stride-16 stage), and the largest cosine distance between what it sees in one
-    cell of each. A re-coded, resized or re-graded copy moves every cell a little; an
-    object blended in, even one in the colours and contrast of what it covers, moves the
-    cells it covers a lot, as the network reads its shape and texture, not its mean."""
+    cell of each, inside the ring of cells along the picture's edge (there the network
+    sees its own padding and whatever a trim left of a border: a letterboxed copy of the
+    calibration half read 0.65 on its edge, 0.45 inside). A re-coded, resized or
+    re-graded copy moves every cell a little; an object blended in, even one in the
+    colours and contrast of what it covers, moves the cells it covers a lot, as the
+    network reads its shape and texture, not its mean."""
     from lookalike.encoders.efficientnet import stage_cells
 
     same = _same_framing(fa, fb, False)
@@ -1322,6 +1325,8 @@ def measure_semantic(fa: Fingerprint, fb: Fingerprint, s: PairSignals) -> PairSi
     dot = (ma * mb).sum(axis=0)
     norms = np.linalg.norm(ma, axis=0) * np.linalg.norm(mb, axis=0)
     distance = 1.0 - dot / np.maximum(norms, 1e-6)
+    if min(distance.shape) >= 3:
+        distance = distance[1:-1, 1:-1]
     return replace(s, semantic=float(distance.max()))
 
 
