@@ -333,7 +333,7 @@ def test_cli_group(indexed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
         == 0
     )
     text = capsys.readouterr().out
-    assert "Exact copies: 1 groups" in text and "keep" in text
+    assert "Exact copies: 1 group," in text and "keep" in text
     assert out_csv.read_text().count("\n") > 5 and "<img" in out_html.read_text()
     assert len(list(grids.glob("*.png"))) >= 3
 

@@ -94,3 +94,8 @@ def index_progress(enabled: bool = True) -> Iterator[callable]:  # type: ignore[
             bar.update(task, completed=p.done, total=p.total)
 
         yield tick
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and its noun, singular for one: "1 group", "2,048 groups"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

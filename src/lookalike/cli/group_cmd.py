@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from lookalike.cli.console import QUIET_HELP, index_progress, out, set_quiet
+from lookalike.cli.console import QUIET_HELP, counted, index_progress, out, set_quiet
 from lookalike.imageio.discover import rel_path
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
             "kept from earlier runs)"
         )
     out.print(
-        f"[bold]{report.images:,} images[/] · {report.encoder} · {how}, "
+        f"[bold]{counted(report.images, 'image')}[/] · {report.encoder} · {how}, "
         f"look-alike ≥ {t.similar:.2f}",
         highlight=False,
     )
@@ -45,7 +45,8 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
         groups = report.tier(tier)
         members = sum(len(g.members) for g in groups)
         out.print(
-            f"\n[bold]{TIER_TITLES[tier]}[/]: {len(groups):,} groups, {members:,} images",
+            f"\n[bold]{TIER_TITLES[tier]}[/]: {counted(len(groups), 'group')}, "
+            f"{counted(members, 'image')}",
             highlight=False,
         )
         for g in groups[:limit]:
@@ -96,7 +97,10 @@ def print_clusters(report: ClusterReport, limit: int) -> None:
 
 def print_reference(found: ReferenceReport, root: Path, against: Path) -> None:
     """The new images that have duplicates in the reference, with their hits."""
-    out.print(f"{len(found):,} images of {root} have duplicates in {against}", highlight=False)
+    have = "has" if len(found) == 1 else "have"
+    out.print(
+        f"{counted(len(found), 'image')} of {root} {have} duplicates in {against}", highlight=False
+    )
     for new, hits in found.items():
         out.print(f"  {rel_path(new, root)}", highlight=False)
         for p, s in hits:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from lookalike.cli.console import err, index_progress, out
+from lookalike.cli.console import counted, err, index_progress, out
 from lookalike.config import DEFAULT_ENCODER
 from lookalike.config import MILVUS_TOKEN_ENV as TOKEN_ENV
 from lookalike.results import IndexReport
@@ -27,7 +27,8 @@ def print_report(report: IndexReport) -> None:
     """Summary lines of an index run, skipped files with reasons."""
     rate = f" ({report.images_per_second:,.1f} images/s)" if report.indexed else ""
     out.print(
-        f"[bold green]Indexed[/] {report.indexed:,} images in {report.seconds:,.1f} s{rate} "
+        f"[bold green]Indexed[/] {counted(report.indexed, 'image')} "
+        f"in {report.seconds:,.1f} s{rate} "
         f"with {report.encoder}" + (f" ({report.pooling} pooling)" if report.pooling else ""),
         highlight=False,
     )
