@@ -468,7 +468,7 @@ def test_a_refit_refuses_a_spot_of_other_content_before_fitting_the_limits() -> 
     tell them apart, so the fit refuses them by their likeness first (same framing only)
     and then fits the limits on what is left, with nothing wrong admitted."""
     from lookalike.grouping.verify import SPOT
-    from lookalike.grouping.verify_fit import LIKENESS, fit_rules
+    from lookalike.grouping.verify_fit import BODY, LIKENESS, SEMANTIC, fit_rules
 
     rng = np.random.default_rng(2)
     copies = [replace(_signals(float(d), 0.1), patch=0.3, likeness=0.9)
@@ -482,6 +482,10 @@ def test_a_refit_refuses_a_spot_of_other_content_before_fitting_the_limits() -> 
     rules, notes = fit_rules(signals, [1] * 180 + [0] * 30 + [1] * 90)
     assert rules.framed is not None and rules.framed.likeness == LIKENESS
     assert rules.regular.likeness is None and rules.tiny.likeness is None
+    # what the network sees is asked in the same framing only; see-through overlays
+    # wherever an overlay is excused
+    assert rules.framed.semantic == SEMANTIC and rules.regular.semantic is None
+    assert rules.framed.body == BODY and rules.regular.body == BODY and rules.tiny.body is None
     assert notes["framed"]["precision"] == 1.0 and notes["framed"]["recall"] == 1.0
     verdict = judge_pair(rules, blends[0])
     assert not verdict.same and verdict.distinct and "other content" in verdict.reason
