@@ -120,16 +120,16 @@ def _components(same: list[Pair]) -> list[list[int]]:
     return [part.tolist() for part in components(ends[:, 0], ends[:, 1])]
 
 
-def _hubs(components: list[list[int]], verdicts: dict[Pair, Verdict]) -> list[int]:
-    """Each component's member with the most pairs verified one picture inside it (of
-    equals, the smallest id), in one pass over the verdicts."""
-    owner = {i: k for k, members in enumerate(components) for i in members}
+def _hubs(large: list[list[int]], verdicts: dict[Pair, Verdict]) -> list[int]:
+    """Each of these components' member with the most pairs verified one picture inside
+    it (of equals, the smallest id), in one pass over the verdicts."""
+    owner = {i: k for k, members in enumerate(large) for i in members}
     links: Counter[int] = Counter()
     for (a, b), v in verdicts.items():
         if v.same and a in owner and owner[a] == owner.get(b):
             links[a] += 1
             links[b] += 1
-    return [min(members, key=lambda i: (-links[i], i)) for members in components]
+    return [min(members, key=lambda i: (-links[i], i)) for members in large]
 
 
 def _complete(members: list[int], verdicts: dict[Pair, Verdict]) -> list[list[int]]:

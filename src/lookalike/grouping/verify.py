@@ -1155,7 +1155,13 @@ class Rule:
         other = (self.likeness is not None and s.likeness < self.likeness) or (
             self.semantic is not None and s.semantic is not None and s.semantic > self.semantic
         )
-        return other and s.focus > SPOT and not s.retoned and not self.overlay(s)
+        return other and self.stands_out(s)
+
+    def stands_out(self, s: PairSignals) -> bool:
+        """Whether one spot of the pair stands out (``focus`` above :data:`SPOT`), and not
+        as a thin overlay this rule excuses nor in a picture whose whole tone changed:
+        where :meth:`replaced` asks what that spot shows."""
+        return s.focus > SPOT and not s.retoned and not self.overlay(s)
 
     def local_edit(self, s: PairSignals) -> bool:
         """Whether one spot of the pair differs beyond the ``focus`` limit while the rest
@@ -1298,9 +1304,7 @@ def wants_semantic(rules: Rules, s: PairSignals) -> bool:
         and s.same_framing
         and not s.tiny
         and not s.small
-        and s.focus > SPOT
-        and not s.retoned
-        and not rule.overlay(s)
+        and rule.stands_out(s)
         and not rule.exceeded(s)
     )
 
