@@ -404,3 +404,29 @@ def test_undo_cli_reports_json(
     report = json.loads(capsys.readouterr().out)
     assert report["journal"].endswith(".jsonl") and len(report["undone"]) == len(actions)
     assert {a["src"] for a in report["undone"]} == {a.src for a in actions}
+
+
+def test_a_member_apart_from_the_kept_one_says_why_it_is_in_the_group() -> None:
+    """A near group keeps a member that is one picture with most of the others, though
+    not with the kept one (a mirrored copy against a crop): its evidence says so before
+    the verdict that found the two apart, while a look-alike group gives the verdict."""
+    from dataclasses import replace
+
+    from lookalike.grouping.reports import Group, Member
+    from lookalike.grouping.verify import PairSignals, Verdict
+
+    members = [Member(i, Path(f"{i}.jpg"), 64, 64, 1000, "JPEG", i == 0) for i in range(4)]
+    signals = PairSignals(0.9, 0.0, 0.0, 0.0, 0.0, 0, 1.0, "direct", False)
+    apart = Verdict(False, signals, "not a copy: pixels differ (difference 0.65 > 0.55)")
+    same = Verdict(True, signals, "one picture: same framing")
+    verdicts = {
+        (a, b): apart if (a, b) == (0, 3) else same for a in range(4) for b in range(a + 1, 4)
+    }
+    group = Group(1, "near", members, [], verdicts)
+    assert group.evidence(1) == "one picture: same framing"
+    assert group.evidence(3) == (
+        "one picture with 2 of the 3 others, though not with the kept one "
+        "(not a copy: pixels differ (difference 0.65 > 0.55))"
+    )
+    assert replace(group, tier="similar").evidence(3) == apart.reason
+    assert Group(2, "near", members, [], {}).evidence(3) == ""

@@ -129,7 +129,8 @@ def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
     draw.ellipse((150, 90, 300, 220), fill=(240, 230, 90))
     from lookalike.grouping.verify import _rotation, fingerprint
 
-    for copy in (rotate_5(smooth), ImageOps.mirror(rotate_5(smooth))):
+    copy_plain = rotate_5(smooth)
+    for copy in (copy_plain, ImageOps.mirror(rotate_5(smooth))):
         v = _verdict(smooth, copy, tmp_path)
         # a turn, or a crop whose alignment the sub-pixel refinement turned
         assert v.same and v.signals.aligned in ("rotated", "slid"), v.reason
@@ -137,6 +138,12 @@ def test_a_tilted_smooth_picture_is_turned_back(tmp_path: Path) -> None:
         fa, fb = fingerprint(tmp_path / "a.png"), fingerprint(tmp_path / "b.png")
         turned = _rotation(fa.full, fb.full)
         assert turned is not None and 4.5 <= abs(turned[4]) <= 5.5 and turned[0] < 0.1
+        # the turn of the mirror image says so, in the signals and in words
+        mirrored = copy is not copy_plain
+        assert turned[6] is mirrored
+        if v.signals.aligned == "rotated":
+            assert v.signals.flipped is mirrored
+            assert ("mirrored and turned" in v.reason) is mirrored, v.reason
 
 
 def test_alignments_are_compared_by_difference_and_the_kept_one_measured_in_full(

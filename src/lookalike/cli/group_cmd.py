@@ -63,7 +63,7 @@ def print_duplicates(report: DuplicateReport, limit: int) -> None:
                     out.print(f"           {rel_path(m.path, report.root)}{sim}", highlight=False)
                     verdict = g.verdict_with_keep(m.id)
                     if verdict is not None and (tier == "similar" or not verdict.same):
-                        out.print(f"             [dim]{verdict.reason}[/]", highlight=False)
+                        out.print(f"             [dim]{g.evidence(m.id)}[/]", highlight=False)
         if len(groups) > limit:
             out.print(f"  … {len(groups) - limit:,} more (--limit, --json)", highlight=False)
     for s in report.unreadable:

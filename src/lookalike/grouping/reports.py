@@ -53,6 +53,26 @@ class Group:
         keep = self.keep.id
         return self.verdicts.get((min(keep, member), max(keep, member)))
 
+    def evidence(self, member: int) -> str:
+        """Why ``member`` is in this group, in words: the verdict on it and the kept image
+        ("" where none was made). A near group keeps a member that is one picture with at
+        least half of the others, which need not include the kept one (a mirrored copy
+        and a rotated one cannot be aligned with each other): such a member's evidence
+        says with how many it is one picture before the verdict that found it apart
+        from the kept one."""
+        verdict = self.verdict_with_keep(member)
+        if verdict is None:
+            return ""
+        if self.tier != "near" or verdict.same:
+            return verdict.reason
+        others = [m.id for m in self.members if m.id != member]
+        with_it = [self.verdicts.get((min(member, o), max(member, o))) for o in others]
+        same = sum(1 for v in with_it if v is not None and v.same)
+        return (
+            f"one picture with {same} of the {len(others)} others, though not with the kept "
+            f"one ({verdict.reason})"
+        )
+
     @property
     def keep(self) -> Member:
         """The member the keep rule suggests keeping."""
@@ -142,8 +162,7 @@ class DuplicateReport:
         ]
         for g in self.groups:
             for m in g.members:
-                v = None if m.keep else g.verdict_with_keep(m.id)
-                why = v.reason if v else ""
+                why = "" if m.keep else g.evidence(m.id)
                 rows.append([g.id, g.tier, m.path, m.keep, m.width, m.height, m.size, why])
         return rows
 

@@ -233,6 +233,9 @@ class PairSignals:
     #: distance of EfficientNet-Lite0 features); measured only where a rule asks
     #: (:func:`wants_semantic`), None elsewhere.
     semantic: float | None = None
+    #: A rotated copy was found turned from the mirror image (the rotation search tries
+    #: both); measures kept before this was recorded read False.
+    flipped: bool = False
 
     @property
     def same_framing(self) -> bool:
@@ -751,7 +754,7 @@ def compare(
     if same is not None:
         whole = np.ones(same[1].shape[:2], bool)
         seen = (same[1], same[2], whole)
-        best = (_difference(*seen), same[3], 0, 1.0, 0.0, seen)
+        best = (_difference(*seen), same[3], 0, 1.0, 0.0, seen, False)
     more = not tiny and not framed  # crops, features and rotations
     if more and (best is None or best[0] > GOOD_DIRECT):
         slid = _slide(fa, fb)
@@ -774,7 +777,7 @@ def compare(
             ).astype(bool)
             got, seen = _refined(a, warped, cover)
             if best is None or got < best[0]:
-                best = (got, "features", inliers, float(cover.mean()), 0.0, seen)
+                best = (got, "features", inliers, float(cover.mean()), 0.0, seen, False)
     # a rotation is also tried where feature matching aligned the pair, so that every
     # member of a group is measured against a rotated copy with the same care
     if more and (best is None or best[0] > GOOD_DIRECT or best[1] == "features"):
@@ -787,7 +790,7 @@ def compare(
             chroma=NO_MATCH[6], tone=NO_MATCH[7], patch=NO_MATCH[8], hue=NO_HUE,
             net=NO_MATCH[10], likeness=NO_MATCH[11], body=NO_MATCH[12],
         )  # fmt: skip
-    _, name, inliers, overlap, angle, seen = best
+    _, name, inliers, overlap, angle, seen, flipped = best
     # the alignment kept alone is measured in full (the others were compared by their
     # difference, which this gives again)
     d, loc, fine, col, sign, solid, chroma, tone, patch, turn, net, likeness, body = _measure(*seen)
@@ -795,12 +798,13 @@ def compare(
     small = max(fa.width, fa.height, fb.width, fb.height) <= SMALL_SIDE
     return PairSignals(
         cosine, d, loc, fine, col, inliers, overlap, name, tiny, sign, solid, chroma, angle, tone,
-        patch, small, turn, hue, net, likeness, body,
+        patch, small, turn, hue, net, likeness, body, flipped=flipped,
     )  # fmt: skip
 
 
-#: (difference, how aligned, feature inliers, overlap, angle turned, what was measured)
-Aligned = tuple[float, str, int, float, float, Overlap]
+#: (difference, how aligned, feature inliers, overlap, angle turned, what was measured,
+#: turned from the mirror image)
+Aligned = tuple[float, str, int, float, float, Overlap, bool]
 
 #: Small rotations tried when nothing else aligns a pair of the same shape (degrees):
 #: a picture straightened or tilted by hand, where smooth or repetitive content gives
@@ -870,7 +874,7 @@ def _rotation(a: NDArray[np.float32], b: NDArray[np.float32]) -> Aligned | None:
     _, angle, _ = search(128, [angle - 0.25, angle, angle + 0.25], (mirrored,))
     turned, cover = turn(np.ascontiguousarray(rb[:, ::-1] if mirrored else rb), angle, (h, w))
     d, seen = _refined(a, turned, cover)
-    return d, "rotated", 0, float(cover.mean()), angle, seen
+    return d, "rotated", 0, float(cover.mean()), angle, seen, mirrored
 
 
 @lru_cache(maxsize=1024)
@@ -930,7 +934,7 @@ def _slide(fa: Fingerprint, fb: Fingerprint) -> Aligned | None:
     region = rgb[whole][y : y + h, x : x + w]
     overlap = (h * w) / (hw * ww)
     d, seen = _refined(region, scaled, np.ones((h, w), bool))
-    return d, "slid", 0, overlap, 0.0, seen
+    return d, "slid", 0, overlap, 0.0, seen, False
 
 
 def _tries(*shapes: tuple[int, int]) -> list[tuple[int, int, float]]:
@@ -1003,7 +1007,7 @@ def _untrimmed(
     part = scaled[r0 - t : r1 - t, c0 - lft : c1 - lft]
     overlap = ((r1 - r0) * (c1 - c0)) / (wh * ww)
     d, seen = _refined(region, part, np.ones(part.shape[:2], bool))
-    return d, "slid", 0, overlap, 0.0, seen
+    return d, "slid", 0, overlap, 0.0, seen, False
 
 
 #: A crop's correlation peak must reach this to count as found; on the half-size
@@ -1341,7 +1345,8 @@ def judge_pair(rules: Rules, s: PairSignals) -> Verdict:
         "mirrored": "mirrored",
         "slid": f"a crop ({s.overlap:.0%} of the larger)",
         "features": f"{s.inliers} geometric inliers, {s.overlap:.0%} overlap",
-        "rotated": f"turned {abs(s.angle):g} degrees, {s.overlap:.0%} overlap",
+        "rotated": f"{'mirrored and ' if s.flipped else ''}turned {abs(s.angle):g} degrees, "
+        f"{s.overlap:.0%} overlap",
         "none": "not aligned",
     }[s.aligned]
     rule = rules.for_pair(s)

@@ -61,8 +61,8 @@ def save_groups_html(report: DuplicateReport, out: Path) -> Path:
         cards = []
         for t, m in list(zip(group_tiles(g), g.members, strict=True))[:shown]:
             cls = "card query" if t.highlight else "card"
-            verdict = None if m.keep else g.verdict_with_keep(m.id)
-            why = f"<div class='why'>{html.escape(verdict.reason)}</div>" if verdict else ""
+            evidence = "" if m.keep else g.evidence(m.id)
+            why = f"<div class='why'>{html.escape(evidence)}</div>" if evidence else ""
             picture = data_uri(t.path, THUMB)
             cards.append(
                 f'<div class="{cls}"><img src="{picture}" alt=""><div class="score">'
