@@ -428,5 +428,8 @@ def test_a_member_apart_from_the_kept_one_says_why_it_is_in_the_group() -> None:
         "one picture with 2 of the 3 others, though not with the kept one "
         "(not a copy: pixels differ (difference 0.65 > 0.55))"
     )
+    assert [m["evidence"] for m in group.to_dict()["members"]] == [""] + [
+        group.evidence(i) for i in (1, 2, 3)
+    ]
     assert replace(group, tier="similar").evidence(3) == apart.reason
     assert Group(2, "near", members, [], {}).evidence(3) == ""

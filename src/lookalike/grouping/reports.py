@@ -103,6 +103,7 @@ class Group:
                     "height": m.height,
                     "bytes": m.size,
                     "format": m.format,
+                    "evidence": "" if m.keep else self.evidence(m.id),
                 }
                 for m in self.members
             ],
