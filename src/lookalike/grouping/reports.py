@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.grouping.keep import KEEP_RULE
+from lookalike.grouping.linkage import pair
 from lookalike.grouping.verify import Verdict
 from lookalike.results import Skipped
 
@@ -51,7 +52,7 @@ class Group:
     def verdict_with_keep(self, member: int) -> Verdict | None:
         """The verdict on ``member`` and the kept image, if one was made."""
         keep = self.keep.id
-        return self.verdicts.get((min(keep, member), max(keep, member)))
+        return self.verdicts.get(pair(keep, member))
 
     def evidence(self, member: int) -> str:
         """Why ``member`` is in this group, in words: the verdict on it and the kept image
@@ -66,7 +67,7 @@ class Group:
         if self.tier != "near" or verdict.same:
             return verdict.reason
         others = [m.id for m in self.members if m.id != member]
-        with_it = [self.verdicts.get((min(member, o), max(member, o))) for o in others]
+        with_it = [self.verdicts.get(pair(member, o)) for o in others]
         same = sum(1 for v in with_it if v is not None and v.same)
         return (
             f"one picture with {same} of the {len(others)} others, though not with the kept "
